@@ -1,0 +1,336 @@
+"""Settings for the MCP server, read once from the environment (and `.env` when present).
+
+Every variable is documented in `.env.example`. Unsafe combinations are reported by the
+system checks in `mcpsite/checks.py`, which stop the server in production.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from dotenv import load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VERSION = "0.1.0"
+
+# A `.env` file fills in what the real environment does not set.
+load_dotenv(BASE_DIR / ".env", override=False)
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def env_int(name: str, default: int) -> int:
+    raw = env_str(name)
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = env_str(name).lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+# --- Environment ------------------------------------------------------------------------------
+ENVIRONMENT = env_str("ENVIRONMENT", "development").lower()
+IS_PRODUCTION = ENVIRONMENT == "production"
+PORT = env_int("PORT", 8080)
+
+# Development defaults: safe to run locally, refused in production by the system checks.
+DEVELOPMENT_SECRET_KEY = "django-insecure-development-key-do-not-use-in-production"
+DEVELOPMENT_JWT_SECRET = "development-jwt-secret-do-not-use-in-production"
+
+SECRET_KEY = env_str("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
+DEBUG = env_bool("DEBUG", not IS_PRODUCTION)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if IS_PRODUCTION else "localhost,127.0.0.1,[::1],testserver")
+
+# --- OAuth (the seed's names and defaults) ----------------------------------------------------
+JWT_SECRET = env_str("JWT_SECRET", DEVELOPMENT_JWT_SECRET)
+OAUTH_ISSUER = env_str("OAUTH_ISSUER", f"http://localhost:{PORT}").rstrip("/")
+MCP_RESOURCE = f"{OAUTH_ISSUER}/mcp"
+DCR_AUTH_TOKEN = env_str("DCR_AUTH_TOKEN")
+ACCESS_TOKEN_LIFETIME = env_int("ACCESS_TOKEN_LIFETIME", 3600)
+REFRESH_TOKEN_LIFETIME = env_int("REFRESH_TOKEN_LIFETIME", 2592000)
+AUTHORIZATION_CODE_LIFETIME = env_int("AUTHORIZATION_CODE_LIFETIME", 600)
+
+# Registration policies: initial access tokens are always accepted; the others are opt-in.
+DCR_OPEN_REGISTRATION = env_bool("DCR_OPEN_REGISTRATION", False)
+CIMD_ENABLED = env_bool("CIMD_ENABLED", False)
+CIMD_ALLOWED_HOSTS = env_list("CIMD_ALLOWED_HOSTS")
+# Private-use URI schemes a native client may register (RFC 8252 section 7.1), e.g. cursor://.
+OAUTH_ALLOWED_REDIRECT_SCHEMES = env_list("OAUTH_ALLOWED_REDIRECT_SCHEMES", "cursor")
+OAUTH_SCOPES = {
+    "mcp:tools": "Use the tools, resources and prompts of this MCP server",
+}
+OAUTH_DEFAULT_SCOPES = ["mcp:tools"]
+OAUTH_REMEMBER_CONSENT = env_bool("OAUTH_REMEMBER_CONSENT", True)
+
+# --- Storage ----------------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    # Persistent connections: a new PostgreSQL connection costs ~9 ms per request.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DATABASE_CONNECT_TIMEOUT", 3)
+else:
+    (BASE_DIR / "data").mkdir(exist_ok=True)  # the embedded default keeps its file here
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": BASE_DIR / "data" / "db.sqlite3",
+        }
+    }
+
+
+def redis_url_from_environment() -> str:
+    """REDIS_URL wins; otherwise the seed's REDIS_HOST/PORT/PASSWORD/DB; empty means no Redis."""
+    url = env_str("REDIS_URL")
+    if url:
+        return url
+    host = env_str("REDIS_HOST")
+    if not host:
+        return ""
+    password = env_str("REDIS_PASSWORD")
+    auth = f":{password}@" if password else ""
+    return f"redis://{auth}{host}:{env_int('REDIS_PORT', 6379)}/{env_int('REDIS_DB', 0)}"
+
+
+REDIS_URL = redis_url_from_environment()
+CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "mcp")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                # Fail fast when Redis is gone: callers fall back to PostgreSQL.
+                "SOCKET_CONNECT_TIMEOUT": 0.5,
+                "SOCKET_TIMEOUT": 0.5,
+            },
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "KEY_PREFIX": CACHE_KEY_PREFIX}}
+# True when the cache is shared by every worker and host (so it may hold revocations and rate limits).
+CACHE_IS_SHARED = bool(REDIS_URL)
+
+# --- HTTP and CORS ----------------------------------------------------------------------------
+ALLOWED_ORIGINS = env_list("ALLOWED_ORIGINS")
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "127.0.0.1,::1")
+RATE_LIMIT_OAUTH_WINDOW = env_int("RATE_LIMIT_OAUTH_WINDOW", 900)
+RATE_LIMIT_OAUTH_MAX = env_int("RATE_LIMIT_OAUTH_MAX", 100)
+RATE_LIMIT_MCP_WINDOW = env_int("RATE_LIMIT_MCP_WINDOW", 60)
+RATE_LIMIT_MCP_MAX = env_int("RATE_LIMIT_MCP_MAX", 60)
+
+# --- MCP --------------------------------------------------------------------------------------
+MCP_PUBLIC_METHODS = env_list("MCP_PUBLIC_METHODS", "initialize,ping")
+MCP_MAX_BODY_BYTES = env_int("MCP_MAX_BODY_BYTES", 1024 * 1024)
+MCP_CONFORMANCE_FIXTURES = env_bool("MCP_CONFORMANCE_FIXTURES", False)
+MCP_SERVER_NAME = env_str("MCP_SERVER_NAME", "django-mcp-server")
+MCP_INSTRUCTIONS = env_str(
+    "MCP_INSTRUCTIONS", "Tools of this organisation, served over MCP with OAuth 2.1. Call tools/list to see them."
+)
+# Modules whose @tool/@resource/@prompt functions are registered at start-up.
+MCP_TOOL_MODULES = env_list("MCP_TOOL_MODULES", "mcp_app.builtin")
+
+# --- Django -----------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "oauth2_provider",
+    "mcpsite",
+    "oauth_app",
+    "mcp_app",
+]
+
+MIDDLEWARE = [
+    "mcpsite.logging.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "mcpsite.urls"
+WSGI_APPLICATION = "mcpsite.wsgi.application"
+APPEND_SLASH = False  # /mcp must never redirect: a 301/307 drops the Authorization header in clients.
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    # Client secrets and DCR tokens are 256-bit random values: a slow hasher adds nothing there.
+    "oauth_app.hashers.MachineSecretHasher",
+]
+LOGIN_URL = "/accounts/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Security headers (production values; `check --deploy` stays clean with them) -------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+if IS_PRODUCTION:
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^health$"]
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+CSRF_TRUSTED_ORIGINS = [OAUTH_ISSUER] if OAUTH_ISSUER.startswith(("http://", "https://")) else []
+
+# --- CORS (django-cors-headers): only the public OAuth and MCP endpoints -------------------------
+CORS_ALLOWED_ORIGINS = [origin for origin in ALLOWED_ORIGINS if origin != "*"]
+CORS_ALLOW_ALL_ORIGINS = "*" in ALLOWED_ORIGINS
+CORS_URLS_REGEX = r"^/(\.well-known/.*|oauth/(register.*|token|revoke|introspect)|mcp)$"
+CORS_EXPOSE_HEADERS = ["WWW-Authenticate", "Mcp-Session-Id", "Mcp-Protocol-Version", "X-Request-ID"]
+CORS_ALLOW_HEADERS = [
+    "accept",
+    "authorization",
+    "content-type",
+    "mcp-protocol-version",
+    "mcp-session-id",
+    "mcp-method",
+    "mcp-name",
+    "last-event-id",
+    "x-request-id",
+]
+
+# --- Django REST framework and the OpenAPI docs ---------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Django MCP server",
+    "DESCRIPTION": "Remote MCP server (Streamable HTTP) with its own OAuth 2.1 authorization server.",
+    "VERSION": VERSION,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- django-oauth-toolkit -------------------------------------------------------------------------
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth_app.Client"
+OAUTH2_PROVIDER = {
+    "SCOPES": OAUTH_SCOPES,
+    "DEFAULT_SCOPES": OAUTH_DEFAULT_SCOPES,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": ACCESS_TOKEN_LIFETIME,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": REFRESH_TOKEN_LIFETIME,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": AUTHORIZATION_CODE_LIFETIME,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "PKCE_REQUIRED": True,
+    "CLIENT_SECRET_HASHER": "machine_secret",
+    "ACCESS_TOKEN_GENERATOR": "oauth_app.tokens.generate_access_token",
+    "REFRESH_TOKEN_GENERATOR": "oauthlib.oauth2.rfc6749.tokens.random_token_generator",
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https", *OAUTH_ALLOWED_REDIRECT_SCHEMES],
+    "ALLOW_LOCALHOST_LOOPBACK": True,
+    "REQUEST_APPROVAL_PROMPT": "auto" if OAUTH_REMEMBER_CONSENT else "force",
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token"],
+    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["client_secret_basic", "client_secret_post", "none"],
+    "OAUTH2_PROTECTED_RESOURCE_IDENTIFIER": MCP_RESOURCE,
+    "OAUTH2_PROTECTED_RESOURCE_AUTHORIZATION_SERVERS": [OAUTH_ISSUER],
+    "OAUTH2_PROTECTED_RESOURCE_BEARER_METHODS_SUPPORTED": ["header"],
+    "OAUTH2_PROTECTED_RESOURCE_NAME": MCP_SERVER_NAME,
+    "DCR_ENABLED": True,
+    "CIMD_ENABLED": CIMD_ENABLED,
+    "CIMD_ALLOWED_HOSTS": CIMD_ALLOWED_HOSTS,
+}
+
+# --- Logging ----------------------------------------------------------------------------------
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+LOG_FORMAT = env_str("LOG_FORMAT", "json" if IS_PRODUCTION else "text")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "mcpsite.logging.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "mcpsite.logging.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {
+        # Our request log replaces Django's: one line per request, with the request id.
+        "django.server": {"level": "WARNING"},
+        "django.request": {"level": "ERROR"},
+    },
+}

@@ -1,0 +1,142 @@
+"""Persistence of the authorization server: clients, initial access tokens, consents, audit events.
+
+`Client` replaces django-oauth-toolkit's Application (OAUTH2_PROVIDER_APPLICATION_MODEL) so that
+each client carries what the toolkit lacks: a disabled flag, its registration provenance, its
+token endpoint authentication method and a per-client PKCE switch.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from oauth2_provider.models import AbstractApplication
+
+
+class RegistrationPolicy(models.TextChoices):
+    INITIAL_ACCESS_TOKEN = "initial_access_token", "Initial access token (RFC 7591)"
+    OPEN = "open", "Open registration"
+    CLIENT_ID_METADATA_DOCUMENT = "cimd", "Client ID Metadata Document"
+    COMMAND = "command", "manage.py register_client"
+    ADMIN = "admin", "Admin console"
+
+
+class TokenEndpointAuthMethod(models.TextChoices):
+    CLIENT_SECRET_BASIC = "client_secret_basic", "client_secret_basic"
+    CLIENT_SECRET_POST = "client_secret_post", "client_secret_post"
+    NONE = "none", "none (public client)"
+
+
+class InitialAccessToken(models.Model):
+    """A bearer token that allows registering clients (RFC 7591 section 3); only its hash is stored."""
+
+    name = models.CharField(max_length=200)
+    token_prefix = models.CharField(max_length=12, help_text="First characters, to recognise the token.")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    max_uses = models.PositiveIntegerField(null=True, blank=True, help_text="Empty means unlimited.")
+    uses = models.PositiveIntegerField(default=0)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.name} ({self.token_prefix}…)"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def is_exhausted(self) -> bool:
+        return self.max_uses is not None and self.uses >= self.max_uses
+
+
+class Client(AbstractApplication):
+    """An OAuth client (django-oauth-toolkit Application) with provenance and an on/off switch."""
+
+    is_enabled = models.BooleanField(
+        default=True, help_text="A disabled client gets no tokens and its tokens stop working at once."
+    )
+    require_pkce = models.BooleanField(
+        default=True,
+        help_text="Require PKCE (S256). Always required for public clients; switch off only for a "
+        "confidential client that cannot send it.",
+    )
+    token_endpoint_auth_method = models.CharField(
+        max_length=32, choices=TokenEndpointAuthMethod.choices, default=TokenEndpointAuthMethod.CLIENT_SECRET_BASIC
+    )
+    scope = models.TextField(blank=True, help_text="Space-separated scopes the client registered for.")
+    registration_policy = models.CharField(
+        max_length=32, choices=RegistrationPolicy.choices, default=RegistrationPolicy.ADMIN
+    )
+    initial_access_token = models.ForeignKey(
+        InitialAccessToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="clients"
+    )
+    registration_metadata = models.JSONField(default=dict, blank=True)
+    registration_access_token_hash = models.CharField(max_length=64, blank=True, editable=False)
+    last_token_issued_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(AbstractApplication.Meta):
+        swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
+        verbose_name = "client"
+
+    @property
+    def is_public(self) -> bool:
+        return self.client_type == self.CLIENT_PUBLIC
+
+    def is_usable(self, request):
+        return self.is_enabled and super().is_usable(request)
+
+
+class Consent(models.Model):
+    """A user's remembered approval of a client for a set of scopes."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oauth_consents")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="consents")
+    scope = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "client", "scope"], name="unique_consent")]
+
+
+class AuditEvent(models.Model):
+    """A security-relevant event; also written as a JSON log line. Never holds a secret."""
+
+    class Kind(models.TextChoices):
+        CLIENT_REGISTERED = "client_registered"
+        CLIENT_UPDATED = "client_updated"
+        CLIENT_DELETED = "client_deleted"
+        CLIENT_DISABLED = "client_disabled"
+        CLIENT_ENABLED = "client_enabled"
+        REGISTRATION_REFUSED = "registration_refused"
+        TOKEN_ISSUED = "token_issued"
+        TOKEN_REFRESHED = "token_refreshed"
+        TOKEN_REVOKED = "token_revoked"
+        TOKEN_REPLAY_DETECTED = "token_replay_detected"
+        CLIENT_AUTH_FAILED = "client_auth_failed"
+        CONSENT_GIVEN = "consent_given"
+        CONSENT_DENIED = "consent_denied"
+        DCR_TOKEN_ISSUED = "dcr_token_issued"
+        DCR_TOKEN_REVOKED = "dcr_token_revoked"
+        ADMIN_ACTION = "admin_action"
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    kind = models.CharField(max_length=40, choices=Kind.choices, db_index=True)
+    client_id = models.CharField(max_length=255, blank=True, db_index=True)
+    actor = models.CharField(max_length=150, blank=True, help_text="User name, admin or command.")
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    request_id = models.CharField(max_length=128, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.kind} {self.client_id}"

@@ -1,0 +1,156 @@
+"""Access tokens: JWTs signed with JWT_SECRET, verified locally, revocation checked through the cache.
+
+PostgreSQL is the truth: an access token is active while django-oauth-toolkit's AccessToken row
+(stored as a SHA-256 checksum only) exists, has not expired and its client is enabled. The shared
+cache (Redis) holds an allow-list entry per active token, keyed by that checksum, so the /mcp hot
+path costs one cache GET and no SQL. Revoking deletes the row and the entry; a cache miss, or Redis
+being down, falls back to the database, so a Redis restart (which forgets everything) can never
+resurrect a revoked token.
+"""
+
+import hashlib
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+
+import jwt
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model
+
+logger = logging.getLogger(__name__)
+
+JWT_ALGORITHM = "HS256"
+REQUIRED_CLAIMS = ["iss", "sub", "aud", "exp", "iat", "jti", "client_id"]
+# Bounds how long an entry can outlive a revocation whose cache delete failed (Redis unreachable).
+ACTIVE_TOKEN_CACHE_SECONDS = 300
+ACTIVE = "1"
+
+
+class InvalidToken(Exception):
+    """The bearer token is not acceptable; the message says why (for logs, not for clients)."""
+
+
+@dataclass(frozen=True)
+class TokenIdentity:
+    """Who a verified access token speaks for. Built from the claims alone: no database query."""
+
+    subject: str
+    username: str
+    client_id: str
+    scopes: frozenset[str]
+    expires_at: int
+    jti: str
+
+    @property
+    def is_authenticated(self) -> bool:  # lets DRF treat this as request.user
+        return True
+
+
+def token_checksum(raw_token: str) -> str:
+    """The value django-oauth-toolkit stores for a token (it never stores the token itself)."""
+    return hashlib.sha256(raw_token.encode()).hexdigest()
+
+
+def active_token_cache_key(checksum: str) -> str:
+    return f"at:{checksum}"
+
+
+def generate_access_token(request, refresh_token=False) -> str:
+    """django-oauth-toolkit ACCESS_TOKEN_GENERATOR: a JWT for the /mcp resource."""
+    now = int(time.time())
+    user = request.user
+    claims = {
+        "iss": settings.OAUTH_ISSUER,
+        "sub": str(user.pk) if user is not None else request.client.client_id,
+        "username": user.get_username() if user is not None else "",
+        "aud": settings.MCP_RESOURCE,
+        "client_id": request.client.client_id,
+        "scope": " ".join(request.scopes or []),
+        "jti": secrets.token_hex(16),
+        "iat": now,
+        "exp": now + settings.ACCESS_TOKEN_LIFETIME,
+    }
+    return jwt.encode(claims, settings.JWT_SECRET, algorithm=JWT_ALGORITHM)
+
+
+def decode_access_token(raw_token: str) -> dict:
+    """Check signature, algorithm, issuer, audience and expiry; return the claims."""
+    try:
+        return jwt.decode(
+            raw_token,
+            settings.JWT_SECRET,
+            algorithms=[JWT_ALGORITHM],
+            audience=settings.MCP_RESOURCE,
+            issuer=settings.OAUTH_ISSUER,
+            options={"require": REQUIRED_CLAIMS},
+        )
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(f"{type(exc).__name__}: {exc}") from None
+
+
+def is_active_in_database(checksum: str) -> bool:
+    return (
+        get_access_token_model()
+        .objects.filter(token_checksum=checksum, expires__gt=timezone.now(), application__is_enabled=True)
+        .exists()
+    )
+
+
+def is_active(checksum: str, expires_at: int) -> bool:
+    """Is the token with this checksum still active? One cache GET when Redis is configured."""
+    if not settings.CACHE_IS_SHARED:
+        # A per-process cache cannot carry a revocation to the other workers: ask the database.
+        return is_active_in_database(checksum)
+    key = active_token_cache_key(checksum)
+    try:
+        if cache.get(key) == ACTIVE:
+            return True
+    except Exception:
+        logger.warning("token cache unreachable; checking the database", exc_info=False)
+        return is_active_in_database(checksum)
+    if not is_active_in_database(checksum):
+        return False
+    remember_active(checksum, expires_at)
+    return True
+
+
+def remember_active(checksum: str, expires_at: int) -> None:
+    ttl = min(ACTIVE_TOKEN_CACHE_SECONDS, expires_at - int(time.time()))
+    if ttl <= 0:
+        return
+    try:
+        cache.set(active_token_cache_key(checksum), ACTIVE, timeout=ttl)
+    except Exception:
+        logger.warning("token cache unreachable; entry not cached")
+
+
+def forget_active(checksums: list[str]) -> None:
+    """Drop allow-list entries so the next request with these tokens goes to the database."""
+    if not checksums or not settings.CACHE_IS_SHARED:
+        return
+    try:
+        cache.delete_many([active_token_cache_key(checksum) for checksum in checksums])
+    except Exception:
+        logger.error(
+            "token cache unreachable while revoking %d token(s); cached entries expire within %d s",
+            len(checksums),
+            ACTIVE_TOKEN_CACHE_SECONDS,
+        )
+
+
+def verify_access_token(raw_token: str) -> TokenIdentity:
+    """The whole bearer check of the /mcp hot path: JWT verification, then the revocation state."""
+    claims = decode_access_token(raw_token)
+    if not is_active(token_checksum(raw_token), int(claims["exp"])):
+        raise InvalidToken("token revoked, expired or its client disabled")
+    return TokenIdentity(
+        subject=str(claims["sub"]),
+        username=str(claims.get("username", "")),
+        client_id=str(claims["client_id"]),
+        scopes=frozenset(str(claims.get("scope", "")).split()),
+        expires_at=int(claims["exp"]),
+        jti=str(claims["jti"]),
+    )
