@@ -1,0 +1,1 @@
+"""Thin views of the authorization server; protocol rules live in the modules they call."""
