@@ -149,6 +149,8 @@ MCP_INSTRUCTIONS = env_str(
 )
 # Modules whose @tool/@resource/@prompt functions are registered at start-up.
 MCP_TOOL_MODULES = env_list("MCP_TOOL_MODULES", "mcp_app.builtin")
+# Seconds a tool waits for the client's answer to a sampling or elicitation request sent on its event stream.
+MCP_CLIENT_REQUEST_TIMEOUT = env_int("MCP_CLIENT_REQUEST_TIMEOUT", 60)
 
 # --- Django -----------------------------------------------------------------------------------
 INSTALLED_APPS = [
