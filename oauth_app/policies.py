@@ -1,0 +1,231 @@
+"""Registration rules: which redirect URIs and which client metadata (RFC 7591 section 2) we accept.
+
+django-oauth-toolkit 3.4.1 accepts any `http` redirect URI and answers `client_secret_basic` whatever
+was asked; these rules close both gaps. Redirect URIs may be:
+- https (no wildcard, no fragment, no user info);
+- http on a loopback host (127.0.0.0/8, [::1], localhost), any port: RFC 8252 section 7.3;
+- a private-use scheme listed in settings.OAUTH_ALLOWED_REDIRECT_SCHEMES (`cursor://…`), RFC 8252 7.1.
+Everything else (javascript:, data:, file:, http on a public host…) is refused with a description.
+"""
+
+import ipaddress
+import json
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.http import JsonResponse
+
+from oauth_app.models import TokenEndpointAuthMethod
+
+MAX_METADATA_BYTES = 64 * 1024
+MAX_REDIRECT_URIS = 20
+MAX_URI_LENGTH = 2048
+LOOPBACK_NAMES = {"localhost"}
+SUPPORTED_GRANT_TYPES = {"authorization_code", "refresh_token"}
+# Optional RFC 7591 fields we keep (as given, when of the right type); other unknown fields are ignored.
+OPTIONAL_STRING_FIELDS = ("client_uri", "logo_uri", "tos_uri", "policy_uri", "software_id", "software_version")
+
+
+class RegistrationError(Exception):
+    """A refused registration request, rendered as RFC 7591 section 3.2.2 error JSON."""
+
+    def __init__(self, error: str, description: str, status: int = 400):
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.status = status
+
+    def response(self) -> JsonResponse:
+        response = JsonResponse({"error": self.error, "error_description": self.description}, status=self.status)
+        if self.status == 401:
+            # RFC 6750 section 3: a 401 on a bearer-protected endpoint carries the challenge.
+            quoted = self.description.encode("ascii", "replace").decode().replace('"', "'")
+            response["WWW-Authenticate"] = f'Bearer error="{self.error}", error_description="{quoted}"'
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+def invalid_metadata(description: str) -> RegistrationError:
+    return RegistrationError("invalid_client_metadata", description)
+
+
+def invalid_redirect_uri(uri: str, why: str) -> RegistrationError:
+    shown = uri if len(uri) <= 200 else uri[:200] + "…"
+    return RegistrationError("invalid_redirect_uri", f"redirect URI {shown!r} refused: {why}")
+
+
+def is_loopback_host(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def allowed_private_schemes() -> set[str]:
+    return {scheme.lower() for scheme in settings.OAUTH_ALLOWED_REDIRECT_SCHEMES}
+
+
+def check_redirect_uri(uri) -> str:
+    """Return the URI unchanged when acceptable; raise RegistrationError(invalid_redirect_uri) otherwise."""
+    if not isinstance(uri, str) or not uri:
+        raise RegistrationError("invalid_redirect_uri", "each redirect URI must be a non-empty string")
+    if len(uri) > MAX_URI_LENGTH:
+        raise invalid_redirect_uri(uri, f"longer than {MAX_URI_LENGTH} characters")
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in uri):
+        raise invalid_redirect_uri(uri, "contains whitespace or control characters")
+    if "*" in uri:
+        raise invalid_redirect_uri(uri, "wildcards are not allowed; register each URI exactly")
+    if "#" in uri:
+        raise invalid_redirect_uri(uri, "a redirect URI must not contain a fragment (RFC 6749 section 3.1.2)")
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - an out-of-range or non-numeric port raises ValueError here
+    except ValueError:
+        raise invalid_redirect_uri(uri, "not a valid URI") from None
+    scheme = parts.scheme.lower()
+    if not scheme:
+        raise invalid_redirect_uri(uri, "must be an absolute URI")
+    if scheme in ("http", "https"):
+        if not parts.hostname:
+            raise invalid_redirect_uri(uri, "must name a host")
+        if parts.username is not None or parts.password is not None:
+            raise invalid_redirect_uri(uri, "must not contain user information")
+        if scheme == "http" and not is_loopback_host(parts.hostname):
+            raise invalid_redirect_uri(
+                uri, "http is allowed only for loopback hosts (127.0.0.1, [::1], localhost); use https"
+            )
+        return uri
+    if scheme in allowed_private_schemes():
+        if not (parts.netloc or parts.path.strip("/")):
+            raise invalid_redirect_uri(uri, f"a {scheme}: URI must name a host or a path")
+        return uri
+    allowed = ", ".join(sorted(allowed_private_schemes())) or "none"
+    raise invalid_redirect_uri(
+        uri, f"scheme {scheme!r} is not allowed (https, loopback http, or a private-use scheme: {allowed})"
+    )
+
+
+@dataclass(frozen=True)
+class ClientMetadata:
+    """Validated RFC 7591 client metadata, normalised; `as_dict()` is what we store and answer."""
+
+    redirect_uris: list[str]
+    token_endpoint_auth_method: str = TokenEndpointAuthMethod.CLIENT_SECRET_BASIC
+    grant_types: list[str] = field(default_factory=lambda: ["authorization_code", "refresh_token"])
+    response_types: list[str] = field(default_factory=lambda: ["code"])
+    client_name: str = ""
+    scope: str = ""
+    application_type: str = "web"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_public(self) -> bool:
+        return self.token_endpoint_auth_method == TokenEndpointAuthMethod.NONE
+
+    def as_dict(self) -> dict:
+        data = {
+            "redirect_uris": list(self.redirect_uris),
+            "token_endpoint_auth_method": self.token_endpoint_auth_method,
+            "grant_types": list(self.grant_types),
+            "response_types": list(self.response_types),
+            "client_name": self.client_name,
+            "scope": self.scope,
+            "application_type": self.application_type,
+            **self.extra,
+        }
+        return data
+
+
+def _string_list(data: dict, name: str, default: list[str]) -> list[str]:
+    value = data.get(name, default)
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise invalid_metadata(f"{name} must be an array of strings")
+    return value
+
+
+def _string(data: dict, name: str, default: str = "", max_length: int = 255) -> str:
+    value = data.get(name, default)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise invalid_metadata(f"{name} must be a string")
+    if len(value) > max_length:
+        raise invalid_metadata(f"{name} must be at most {max_length} characters")
+    return value
+
+
+def check_scope(scope: str) -> str:
+    """Every requested scope must be one we serve; an empty request means the default scopes."""
+    requested = scope.split()
+    unknown = [name for name in requested if name not in settings.OAUTH_SCOPES]
+    if unknown:
+        raise invalid_metadata(
+            f"unknown scope {' '.join(unknown)!r}; supported: {' '.join(sorted(settings.OAUTH_SCOPES))}"
+        )
+    return " ".join(dict.fromkeys(requested or settings.OAUTH_DEFAULT_SCOPES))
+
+
+def client_metadata_from_dict(data) -> ClientMetadata:
+    """Validate RFC 7591 client metadata; raise RegistrationError with a description of the first problem."""
+    if not isinstance(data, dict):
+        raise invalid_metadata("the request body must be a JSON object")
+
+    redirect_uris = _string_list(data, "redirect_uris", [])
+    if not redirect_uris:
+        raise RegistrationError("invalid_redirect_uri", "redirect_uris is required for the authorization_code grant")
+    if len(redirect_uris) > MAX_REDIRECT_URIS:
+        raise RegistrationError("invalid_redirect_uri", f"at most {MAX_REDIRECT_URIS} redirect URIs")
+    redirect_uris = list(dict.fromkeys(check_redirect_uri(uri) for uri in redirect_uris))
+
+    auth_method = _string(data, "token_endpoint_auth_method", TokenEndpointAuthMethod.CLIENT_SECRET_BASIC)
+    if auth_method not in TokenEndpointAuthMethod.values:
+        raise invalid_metadata(
+            f"unsupported token_endpoint_auth_method {auth_method!r}; "
+            f"supported: {', '.join(TokenEndpointAuthMethod.values)}"
+        )
+
+    grant_types = _string_list(data, "grant_types", ["authorization_code", "refresh_token"])
+    unsupported = [grant for grant in grant_types if grant not in SUPPORTED_GRANT_TYPES]
+    if unsupported:
+        raise invalid_metadata(f"unsupported grant_types {unsupported}; supported: authorization_code, refresh_token")
+    if "authorization_code" not in grant_types:
+        raise invalid_metadata("grant_types must include authorization_code")
+
+    response_types = _string_list(data, "response_types", ["code"])
+    if set(response_types) != {"code"}:
+        raise invalid_metadata("response_types must be [\"code\"]")
+
+    application_type = _string(data, "application_type", "web")
+    if application_type not in ("web", "native"):
+        raise invalid_metadata("application_type must be web or native")
+
+    extra = {name: _string(data, name, max_length=MAX_URI_LENGTH) for name in OPTIONAL_STRING_FIELDS if name in data}
+    if "contacts" in data:
+        extra["contacts"] = _string_list(data, "contacts", [])
+
+    return ClientMetadata(
+        redirect_uris=redirect_uris,
+        token_endpoint_auth_method=auth_method,
+        grant_types=list(dict.fromkeys(grant_types)),
+        response_types=["code"],
+        client_name=_string(data, "client_name"),
+        scope=check_scope(_string(data, "scope", max_length=1000)),
+        application_type=application_type,
+        extra=extra,
+    )
+
+
+def json_body(body: bytes):
+    if len(body) > MAX_METADATA_BYTES:
+        raise invalid_metadata(f"the request body must be at most {MAX_METADATA_BYTES} bytes")
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise invalid_metadata("the request body must be valid JSON") from None
+
+
+def client_metadata_from_json(body: bytes) -> ClientMetadata:
+    return client_metadata_from_dict(json_body(body))
