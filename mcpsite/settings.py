@@ -138,6 +138,12 @@ RATE_LIMIT_OAUTH_WINDOW = env_int("RATE_LIMIT_OAUTH_WINDOW", 900)
 RATE_LIMIT_OAUTH_MAX = env_int("RATE_LIMIT_OAUTH_MAX", 100)
 RATE_LIMIT_MCP_WINDOW = env_int("RATE_LIMIT_MCP_WINDOW", 60)
 RATE_LIMIT_MCP_MAX = env_int("RATE_LIMIT_MCP_MAX", 60)
+# Failed sign-ins allowed per account and per address in the window (mcpsite/ratelimit.py).
+RATE_LIMIT_LOGIN_WINDOW = env_int("RATE_LIMIT_LOGIN_WINDOW", 900)
+RATE_LIMIT_LOGIN_MAX = env_int("RATE_LIMIT_LOGIN_MAX", 10)
+# django-ratelimit: count on the default (shared) cache; a cache outage must not take the service down.
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_FAIL_OPEN = True
 
 # --- MCP --------------------------------------------------------------------------------------
 MCP_PUBLIC_METHODS = env_list("MCP_PUBLIC_METHODS", "initialize,ping")
@@ -174,12 +180,14 @@ MIDDLEWARE = [
     "mcpsite.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    "mcpsite.ratelimit.RateLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "mcpsite.headers.FrameAncestorsMiddleware",
 ]
 
 ROOT_URLCONF = "mcpsite.urls"
@@ -239,6 +247,9 @@ if IS_PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+# http redirect URIs are needed for native apps' loopback callbacks (RFC 8252); the registration policy
+# refuses every other http redirect URI (tests/security), which is what this check asks for.
+SILENCED_SYSTEM_CHECKS = ["oauth2_provider.W008"]
 CSRF_TRUSTED_ORIGINS = [OAUTH_ISSUER] if OAUTH_ISSUER.startswith(("http://", "https://")) else []
 
 # --- CORS (django-cors-headers): only the public OAuth and MCP endpoints -------------------------

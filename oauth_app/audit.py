@@ -7,15 +7,9 @@ import logging
 
 from oauth_app.models import AuditEvent
 from mcpsite.logging import current_request_id
+from mcpsite.ratelimit import client_address  # X-Forwarded-For only from trusted proxies
 
 logger = logging.getLogger("oauth_app.audit")
-
-
-def client_address(request) -> str | None:
-    """The caller's address as Django sees it (REMOTE_ADDR; the proxy setup decides what that is)."""
-    if request is None:
-        return None
-    return getattr(request, "client_address", None) or request.META.get("REMOTE_ADDR") or None
 
 
 def record(kind: str, *, client_id: str = "", actor: str = "", request=None, **details) -> AuditEvent:

@@ -146,6 +146,10 @@ def verify_access_token(raw_token: str) -> TokenIdentity:
     claims = decode_access_token(raw_token)
     if not is_active(token_checksum(raw_token), int(claims["exp"])):
         raise InvalidToken("token revoked, expired or its client disabled")
+    return identity_from_claims(claims)
+
+
+def identity_from_claims(claims: dict) -> TokenIdentity:
     return TokenIdentity(
         subject=str(claims["sub"]),
         username=str(claims.get("username", "")),

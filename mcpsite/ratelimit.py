@@ -1,0 +1,265 @@
+"""Rate limits on the shared cache, so every worker and host counts the same requests.
+
+- OAuth endpoints (`/oauth/...`): RATE_LIMIT_OAUTH_MAX requests per RATE_LIMIT_OAUTH_WINDOW seconds per
+  client address (django-ratelimit).
+- Login form: RATE_LIMIT_LOGIN_MAX failed attempts per RATE_LIMIT_LOGIN_WINDOW, counted per account and per
+  address (django-ratelimit); a successful login is never counted, so people who type well are never locked out.
+- `/mcp`: RATE_LIMIT_MCP_MAX requests per RATE_LIMIT_MCP_WINDOW per OAuth client (its verified `client_id`),
+  per address when there is no valid token. This is the hot path, so the counter is incremented in the same
+  Redis pipeline that reads the token's allow-list entry: one round trip for both (django-ratelimit's
+  add-then-incr would cost two more). The verified identity is left on the request (`request.bearer_identity`)
+  for the /mcp authentication to use instead of verifying the token again.
+
+A rejected request gets 429 with Retry-After and the body its caller understands: OAuth error JSON, a
+JSON-RPC error, or a page for the login form. When the cache is unreachable the limits fail open (requests
+are served, a warning is logged): availability matters more than counting during a Redis outage.
+"""
+
+import functools
+import ipaddress
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.dispatch import Signal
+from django.http import HttpResponse, JsonResponse
+from django_ratelimit.core import get_usage
+
+from oauth_app import tokens
+
+logger = logging.getLogger(__name__)
+
+# Sent on every rejection (metrics count them): sender is the limit's name ("oauth", "mcp", "login").
+rate_limited = Signal()
+
+MCP_PATH = "/mcp"
+OAUTH_PREFIX = "/oauth/"
+JSONRPC_RATE_LIMITED = -32029  # implementation-defined server error (JSON-RPC reserves -32000..-32099)
+NO_IDENTITY = object()
+
+
+# --- The client's address ------------------------------------------------------------------------
+@functools.lru_cache(maxsize=8)
+def trusted_networks(proxies: tuple[str, ...]) -> tuple:
+    return tuple(ipaddress.ip_network(proxy, strict=False) for proxy in proxies)
+
+
+def parse_address(value: str):
+    try:
+        return ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+
+
+def is_trusted_proxy(address) -> bool:
+    return any(address in network for network in trusted_networks(tuple(settings.TRUSTED_PROXIES)))
+
+
+def client_address(request) -> str | None:
+    """The caller's address: REMOTE_ADDR, or, when that is a trusted proxy, the address the proxies saw.
+
+    X-Forwarded-For is read from the right (the nearest proxy's entry) past every trusted proxy; entries
+    further left were written by the client and could be anything.
+    """
+    if request is None:
+        return None
+    if getattr(request, "client_address", None):
+        return request.client_address
+    remote = parse_address(request.META.get("REMOTE_ADDR", ""))
+    if remote is None:
+        return None
+    address = remote
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if forwarded and is_trusted_proxy(remote):
+        for entry in reversed(forwarded.split(",")):
+            hop = parse_address(entry)
+            if hop is None:
+                break  # garbage: stop at the last address we could trust
+            address = hop
+            if not is_trusted_proxy(hop):
+                break
+    request.client_address = str(address)
+    return request.client_address
+
+
+# --- Responses ----------------------------------------------------------------------------------
+def too_many_requests(kind: str, retry_after: int, request) -> HttpResponse:
+    retry_after = max(1, int(retry_after))
+    rate_limited.send(sender=kind, request=request)
+    logger.warning("rate limit %s exceeded by %s", kind, client_address(request),
+                   extra={"event": "rate_limited", "details": {"limit": kind, "path": request.path}})
+    message = f"Too many requests; retry after {retry_after} seconds."
+    if kind == "mcp":
+        response = JsonResponse({"jsonrpc": "2.0", "id": None, "error": {
+            "code": JSONRPC_RATE_LIMITED, "message": message, "data": {"retry_after": retry_after}}}, status=429)
+    elif kind == "login":
+        response = HttpResponse(
+            "<!doctype html><html lang=en><head><meta charset=utf-8><title>Too many attempts</title></head>"
+            f"<body><h1>Too many sign-in attempts</h1><p>{message}</p></body></html>",
+            status=429, content_type="text/html; charset=utf-8")
+    else:
+        # RFC 6749 section 4.1.2.1: "temporarily unable to handle the request due to a temporary overloading".
+        response = JsonResponse({"error": "temporarily_unavailable", "error_description": message}, status=429)
+        response["Cache-Control"] = "no-store"
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+# --- django-ratelimit: OAuth endpoints and login --------------------------------------------------
+def usage(request, group: str, value: str, limit: int, window: int, increment: bool) -> dict | None:
+    """django-ratelimit's count for (group, value); None when the cache cannot be reached."""
+    try:
+        return get_usage(request, group=group, key=lambda _group, _request: value, rate=(limit, window),
+                         increment=increment)
+    except Exception:
+        logger.warning("rate limit cache unreachable; %s not counted", group)
+        return None
+
+
+def check_oauth(request) -> HttpResponse | None:
+    found = usage(request, "oauth", client_address(request) or "-", settings.RATE_LIMIT_OAUTH_MAX,
+                  settings.RATE_LIMIT_OAUTH_WINDOW, increment=True)
+    if found and found["should_limit"]:
+        return too_many_requests("oauth", found["time_left"], request)
+    return None
+
+
+def login_keys(request) -> list[str]:
+    keys = [f"address:{client_address(request) or '-'}"]
+    username = request.POST.get("username", "").strip().lower()
+    if username:
+        keys.append(f"account:{username}")
+    return keys
+
+
+def check_login(request) -> HttpResponse | None:
+    for value in login_keys(request):
+        found = usage(request, "login", value, settings.RATE_LIMIT_LOGIN_MAX, settings.RATE_LIMIT_LOGIN_WINDOW,
+                      increment=False)
+        # The counter holds failures so far; one more attempt is allowed while it is below the limit.
+        if found and found["count"] >= found["limit"]:
+            return too_many_requests("login", found["time_left"], request)
+    return None
+
+
+def count_login_failure(request) -> None:
+    for value in login_keys(request):
+        usage(request, "login", value, settings.RATE_LIMIT_LOGIN_MAX, settings.RATE_LIMIT_LOGIN_WINDOW,
+              increment=True)
+
+
+# --- /mcp: the counter and the token's allow-list entry in one round trip --------------------------
+def bearer_token(request) -> str:
+    scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def window_key(value: str, window: int, now: int) -> str:
+    return f"rl:mcp:{value}:{now // window}"
+
+
+def count_in_pipeline(counter_key: str, window: int, extra_get: str | None) -> tuple[int | None, object]:
+    """INCR the fixed-window counter (creating it with its expiry) and GET another key: one round trip.
+
+    Returns (count, the other key's raw value); (None, None) when Redis cannot be reached.
+    """
+    try:
+        pipe = cache.client.get_client(write=True).pipeline(transaction=False)
+        pipe.set(cache.make_key(counter_key), 0, ex=window + 5, nx=True)
+        pipe.incr(cache.make_key(counter_key))
+        if extra_get:
+            pipe.get(cache.make_key(extra_get))
+        results = pipe.execute()
+    except Exception:
+        logger.warning("rate limit cache unreachable; /mcp request not counted")
+        return None, None
+    return results[1], (cache.client.decode(results[2]) if extra_get and results[2] is not None else None)
+
+
+def count_in_cache(counter_key: str, window: int) -> int | None:
+    """The same counter on a non-Redis cache (development): two calls, per process."""
+    try:
+        cache.add(counter_key, 0, timeout=window + 5)
+        return cache.incr(counter_key)
+    except Exception:
+        return None
+
+
+def verify_and_count(request, raw_token: str, now: int):
+    """(identity or None, count) for a bearer request; the token check costs no extra round trip."""
+    window = settings.RATE_LIMIT_MCP_WINDOW
+    try:
+        claims = tokens.decode_access_token(raw_token)
+    except tokens.InvalidToken:
+        return None, count_anonymous(request, now)
+    checksum = tokens.token_checksum(raw_token)
+    counter = window_key(f"client:{claims['client_id']}", window, now)
+    if settings.CACHE_IS_SHARED:
+        count, entry = count_in_pipeline(counter, window, tokens.active_token_cache_key(checksum))
+    else:
+        count, entry = count_in_cache(counter, window), None
+    active = entry == tokens.ACTIVE
+    if not active:
+        # Not in the allow-list (first use, Redis restarted or unreachable): PostgreSQL decides, as in tokens.is_active.
+        active = tokens.is_active_in_database(checksum)
+        if active and count is not None and settings.CACHE_IS_SHARED:
+            tokens.remember_active(checksum, int(claims["exp"]))
+    return (tokens.identity_from_claims(claims) if active else None), count
+
+
+def count_anonymous(request, now: int) -> int | None:
+    window = settings.RATE_LIMIT_MCP_WINDOW
+    counter = window_key(f"address:{client_address(request) or '-'}", window, now)
+    if settings.CACHE_IS_SHARED:
+        return count_in_pipeline(counter, window, None)[0]
+    return count_in_cache(counter, window)
+
+
+def check_mcp(request) -> HttpResponse | None:
+    if request.method != "POST":
+        return None  # GET/DELETE/OPTIONS on /mcp are answered without work worth limiting
+    now = int(time.time())
+    raw_token = bearer_token(request)
+    if raw_token:
+        request.bearer_identity, count = verify_and_count(request, raw_token, now)
+    else:
+        count = count_anonymous(request, now)
+    if count is not None and count > settings.RATE_LIMIT_MCP_MAX:
+        window = settings.RATE_LIMIT_MCP_WINDOW
+        return too_many_requests("mcp", window - now % window, request)
+    return None
+
+
+def bearer_identity(request, raw_token: str):
+    """The identity the middleware verified for this request's token, or NO_IDENTITY if it did not check it.
+
+    The /mcp authentication calls this first and verifies the token itself only on NO_IDENTITY.
+    """
+    if raw_token and raw_token == bearer_token(request) and hasattr(request, "bearer_identity"):
+        return request.bearer_identity
+    return NO_IDENTITY
+
+
+class RateLimitMiddleware:
+    """Applies the limits by path, before sessions and views run, so a rejected request costs little."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        client_address(request)
+        path = request.path_info
+        if path == MCP_PATH:
+            return check_mcp(request) or self.get_response(request)
+        if path.startswith(OAUTH_PREFIX):
+            return check_oauth(request) or self.get_response(request)
+        if path == settings.LOGIN_URL and request.method == "POST":
+            rejected = check_login(request)
+            if rejected:
+                return rejected
+            response = self.get_response(request)
+            if response.status_code == 200:  # the form came back with an error: a failed attempt
+                count_login_failure(request)
+            return response
+        return self.get_response(request)
