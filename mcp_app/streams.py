@@ -1,8 +1,7 @@
 """Server-to-client messages during a call: the event-stream (SSE) answer to a POST, and the mailboxes
 that carry the client's answers back to the waiting tool.
 
-A tool that logs, reports progress, samples or elicits through its Context talks to a `Channel`.
-When the client accepts `text/event-stream`, `run_with_channel` runs the call in a thread and:
+A tool logs, reports progress, samples or elicits through its `Context` (mcp_app.context). When the client accepts `text/event-stream`, `run_with_channel` runs the call in a thread and:
   - if the call finishes before sending anything, returns the final JSON-RPC response (plain JSON);
   - otherwise answers with an event stream: each notification or request is one `message` event,
     the final response is the last event, then the stream ends.
@@ -14,6 +13,7 @@ cache is shared (the waiting thread BLPOPs it), process memory otherwise (one pr
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import logging
@@ -22,10 +22,13 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connections
 from django.http import StreamingHttpResponse
+
+from mcp_app.context import Context, ToolError
 
 logger = logging.getLogger(__name__)
 
@@ -35,26 +38,9 @@ _FINAL = "final"
 _MESSAGE = "message"
 
 
-class ClientRequestError(Exception):
-    """A server-to-client request failed: no stream to send it on, an error answer, or no answer in time."""
-
-
-class Channel:
-    """The link from a running call to its client. This one has no stream: the response is plain JSON,
-    so notifications are dropped (the spec lets a server skip them) and requests cannot be made."""
-
-    streaming = False
-
-    def notify(self, method: str, params: dict) -> None:
-        return None
-
-    def request(self, method: str, params: dict, timeout: float | None = None) -> dict:
-        raise ClientRequestError(
-            f"cannot send {method} to the client: it did not accept an event stream (Accept: text/event-stream)"
-        )
-
-
-NO_CHANNEL = Channel()
+class ClientRequestError(ToolError):
+    """A server-to-client request failed: an error answer, no answer in time, or the stream is gone.
+    Raised inside the tool, so the call becomes an `isError` result with this message."""
 
 
 def accepts_event_stream(accept_header: str) -> bool:
@@ -167,22 +153,14 @@ def mailboxes():
         return _mailboxes
 
 
-def is_response(message: dict) -> bool:
-    """A JSON-RPC response (to one of our requests): an id, no method, a result or an error."""
-    return (
-        isinstance(message, dict)
-        and "method" not in message
-        and "id" in message
-        and ("result" in message or "error" in message)
-    )
-
-
-def deliver_response(message: dict, owner: str) -> bool:
-    """Route a POSTed JSON-RPC response to the call waiting for it; False when no call of this owner
-    waits for that id (unknown, expired, already answered, or another client's)."""
-    request_id = message.get("id")
+def deliver_response(response, owner: str) -> bool:
+    """Route a POSTed JSON-RPC response (a `jsonrpc.Response`) to the call waiting for it; False when no
+    call of this owner waits for that id (unknown, expired, already answered, or another client's)."""
+    request_id = response.id
     if not isinstance(request_id, str) or not request_id.startswith("srv-"):
         return False
+    message = {"id": request_id, "result": response.result} if response.error is None else {
+        "id": request_id, "error": response.error}
     try:
         return mailboxes().deliver(request_id, message, owner)
     except Exception:  # Redis unreachable: the tool will time out and say so
@@ -193,10 +171,8 @@ def deliver_response(message: dict, owner: str) -> bool:
 # --- The event stream ------------------------------------------------------------------------------
 
 
-class EventStreamChannel(Channel):
+class EventStreamChannel:
     """Messages of one call, queued by the call's thread and written out as SSE events by the response."""
-
-    streaming = True
 
     def __init__(self, owner: str):
         self.owner = owner
@@ -232,9 +208,9 @@ class EventStreamChannel(Channel):
         result = answer.get("result")
         return result if isinstance(result, dict) else {}
 
-    def run(self, call: Callable[[Channel], dict], request_id) -> None:
+    def run(self, call: Callable[[Callable[..., Context]], dict], request_id) -> None:
         try:
-            final = call(self)
+            final = call(functools.partial(StreamContext, channel=self))
         except Exception:  # the call should turn its own failures into JSON-RPC errors; never lose the stream
             logger.exception("call %s failed inside its event stream", request_id)
             final = jsonrpc_error(request_id, -32603, "Internal error")
@@ -260,9 +236,22 @@ class EventStreamChannel(Channel):
             self.closed = True
 
 
-def run_with_channel(call: Callable[[Channel], dict], request_id, owner: str):
-    """Run `call(channel)` (which returns the final JSON-RPC response) for a client that accepts an event
-    stream. Returns the final response dict when the call sent nothing on the way (answer it as plain
+@dataclass
+class StreamContext(Context):
+    """The Context of a call answered with an event stream: notifications and requests go on the stream."""
+
+    channel: EventStreamChannel | None = None
+
+    def send_notification(self, method: str, params: dict) -> None:
+        self.channel.notify(method, params)
+
+    def send_request(self, method: str, params: dict, timeout: float | None = None) -> dict:
+        return self.channel.request(method, params, timeout)
+
+
+def run_with_channel(call: Callable[[Callable[..., Context]], dict], request_id, owner: str):
+    """Run `call(context_factory)` for a client that accepts an event stream: the call builds its Context
+    with the factory (keyword arguments of `Context`) and returns the final JSON-RPC response. Returns the final response dict when the call sent nothing on the way (answer it as plain
     JSON), else a StreamingHttpResponse that carries the call's messages and then its response."""
     channel = EventStreamChannel(owner)
     thread = threading.Thread(target=channel.run, args=(call, request_id), name=f"mcp-call-{request_id}", daemon=True)
