@@ -28,3 +28,11 @@ def deployment(tmp_path_factory) -> Deployment:
 @pytest.fixture(scope="session")
 def base_url(deployment) -> str:
     return deployment.base_url
+
+
+@pytest.fixture
+def issue_dcr_token(deployment):
+    """Issues an initial access token with `manage.py issue_dcr_token`, which prints it alone on its last line."""
+    def issue(name: str = "e2e", *options: str) -> str:
+        return deployment.manage("issue_dcr_token", "--name", name, *options).stdout.strip().splitlines()[-1]
+    return issue
