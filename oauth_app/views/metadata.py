@@ -1,11 +1,73 @@
-"""Placeholder until the discovery views land (RFC 8414, RFC 9728)."""
-from django.http import JsonResponse
+"""Discovery: RFC 8414 authorization-server metadata and RFC 9728 protected-resource metadata.
+
+Everything is built from settings (OAUTH_ISSUER, never the request's Host or X-Forwarded-* headers),
+so the `issuer` and `authorization_servers` values are byte-identical whoever asks and however the
+request got here. Only what works is advertised. CORS comes from ALLOWED_ORIGINS (django-cors-headers),
+so the wildcard django-oauth-toolkit's views add is removed.
+"""
+
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.http import Http404, JsonResponse
+from django.urls import reverse
 from django.views import View
+from oauth2_provider.views.metadata import OAuthProtectedResourceMetadataView
 
 
-class _NotYet(View):
-    def dispatch(self, request, *args, **kwargs):
-        return JsonResponse({"error": "not_implemented"}, status=501)
+def endpoint(url_name: str) -> str:
+    """An endpoint URL under the issuer (a path in OAUTH_ISSUER is the prefix a proxy strips)."""
+    return settings.OAUTH_ISSUER + reverse(url_name)
 
 
-AuthorizationServerMetadataView = ProtectedResourceMetadataView = _NotYet
+def authorization_server_metadata() -> dict:
+    client_auth_methods = ["client_secret_basic", "client_secret_post", "none"]
+    metadata = {
+        "issuer": settings.OAUTH_ISSUER,
+        "authorization_endpoint": endpoint("oauth-authorize"),
+        "token_endpoint": endpoint("oauth-token"),
+        "registration_endpoint": endpoint("oauth-register"),
+        "revocation_endpoint": endpoint("oauth-revoke"),
+        "introspection_endpoint": endpoint("oauth-introspect"),
+        "scopes_supported": sorted(settings.OAUTH_SCOPES),
+        "response_types_supported": ["code"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": client_auth_methods,
+        "revocation_endpoint_auth_methods_supported": client_auth_methods,
+        # Introspection is for confidential clients only (oauth_app.introspection).
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "authorization_response_iss_parameter_supported": True,
+    }
+    if settings.CIMD_ENABLED:
+        metadata["client_id_metadata_document_supported"] = True
+    return metadata
+
+
+def public_json(data: dict) -> JsonResponse:
+    response = JsonResponse(data)
+    response["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+class AuthorizationServerMetadataView(View):
+    """RFC 8414 at /.well-known/oauth-authorization-server and, when the issuer has a path,
+    at the path-inserted form /.well-known/oauth-authorization-server/<issuer path>."""
+
+    def get(self, request, issuer_path: str = ""):
+        if issuer_path and issuer_path.strip("/") != urlsplit(settings.OAUTH_ISSUER).path.strip("/"):
+            raise Http404("no such issuer")
+        return public_json(authorization_server_metadata())
+
+
+class ProtectedResourceMetadataView(OAuthProtectedResourceMetadataView):
+    """RFC 9728 for the /mcp resource, at the root form and the path-inserted form (…/mcp).
+    DOT builds the document from the OAUTH2_PROTECTED_RESOURCE_* settings."""
+
+    def get(self, request, resource_path: str = ""):
+        if resource_path and resource_path.strip("/") not in {"mcp", urlsplit(settings.MCP_RESOURCE).path.strip("/")}:
+            raise Http404("no such resource")
+        response = super().get(request)
+        del response["Access-Control-Allow-Origin"]
+        response["Cache-Control"] = "public, max-age=300"
+        return response
