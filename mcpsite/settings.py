@@ -255,7 +255,8 @@ CSRF_TRUSTED_ORIGINS = [OAUTH_ISSUER] if OAUTH_ISSUER.startswith(("http://", "ht
 # --- CORS (django-cors-headers): only the public OAuth and MCP endpoints -------------------------
 CORS_ALLOWED_ORIGINS = [origin for origin in ALLOWED_ORIGINS if origin != "*"]
 CORS_ALLOW_ALL_ORIGINS = "*" in ALLOWED_ORIGINS
-CORS_URLS_REGEX = r"^/(\.well-known/.*|oauth/(register.*|token|revoke|introspect)|mcp)$"
+# Not /oauth/authorize (a browser page) nor /oauth/introspect (server to server).
+CORS_URLS_REGEX = r"^/(\.well-known/.*|oauth/(register.*|token|revoke)|mcp)$"
 CORS_EXPOSE_HEADERS = ["WWW-Authenticate", "Mcp-Session-Id", "Mcp-Protocol-Version", "X-Request-ID"]
 CORS_ALLOW_HEADERS = [
     "accept",
@@ -302,7 +303,9 @@ OAUTH2_PROVIDER = {
     "REFRESH_TOKEN_GENERATOR": "oauthlib.oauth2.rfc6749.tokens.random_token_generator",
     "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https", *OAUTH_ALLOWED_REDIRECT_SCHEMES],
     "ALLOW_LOCALHOST_LOOPBACK": True,
-    "REQUEST_APPROVAL_PROMPT": "auto" if OAUTH_REMEMBER_CONSENT else "force",
+    # Consent is remembered by oauth_app.consent (OAUTH_REMEMBER_CONSENT), not by DOT's live-token lookup.
+    "REQUEST_APPROVAL_PROMPT": "force",
+    "OAUTH2_VALIDATOR_CLASS": "oauth_app.validators.Validator",
     "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
