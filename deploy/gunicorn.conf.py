@@ -1,12 +1,22 @@
 """gunicorn configuration: `gunicorn -c deploy/gunicorn.conf.py mcpsite.wsgi:application`.
 
-Workers and threads come from the environment. The application is loaded in the master before
-forking (preload), so an unsafe production configuration stops gunicorn at once with its reasons.
+Workers and threads come from the environment (and `.env`, like the settings). The application is
+loaded in the master before forking (preload), so an unsafe production configuration stops gunicorn
+at once with its reasons. SIGTERM is a graceful stop: workers finish the requests in flight.
 """
 
 import json
 import multiprocessing
 import os
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+# systemd and supervisor start us with only a few variables: read `.env` as the settings do.
+load_dotenv(BASE_DIR / ".env", override=False)
+chdir = str(BASE_DIR)
+wsgi_app = "mcpsite.wsgi:application"
 
 bind = os.environ.get("GUNICORN_BIND", f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8080')}")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
@@ -19,8 +29,15 @@ keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "0"))
 preload_app = True
+# The heartbeat file lives in memory: Docker's /tmp may be a slow overlay filesystem.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # nginx in front sets X-Forwarded-*; only trust it from these addresses.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+
+# gunicorn >= 25 opens a control socket at one path per user by default; several instances on one
+# host would fight over it. Only when asked for: GUNICORN_CONTROL_SOCKET=/run/mcp-server/gunicorn.ctl.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket
 
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
@@ -41,3 +58,23 @@ access_log_format = json.dumps(
         "user_agent": "%(a)s",
     }
 )
+
+# In production (or with LOG_FORMAT=json, as the settings decide) gunicorn's own messages are JSON lines
+# on stdout too, so every line of the service's output parses.
+if os.environ.get("LOG_FORMAT", "json" if os.environ.get("ENVIRONMENT", "").lower() == "production" else "text") == "json":
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "json": {"()": "mcpsite.logging.JsonFormatter"},
+            "access": {"format": "%(message)s"},  # the line is already the JSON object above
+        },
+        "handlers": {
+            "error_console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"},
+            "console": {"class": "logging.StreamHandler", "formatter": "access", "stream": "ext://sys.stdout"},
+        },
+        "loggers": {
+            "gunicorn.error": {"level": loglevel.upper(), "handlers": ["error_console"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
+        },
+    }

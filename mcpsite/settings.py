@@ -160,6 +160,7 @@ MCP_CLIENT_REQUEST_TIMEOUT = env_int("MCP_CLIENT_REQUEST_TIMEOUT", 60)
 
 # --- Django -----------------------------------------------------------------------------------
 INSTALLED_APPS = [
+    "mcpsite",  # first: its `runserver` (checks before serving) replaces staticfiles' one
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -171,7 +172,6 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "oauth2_provider",
-    "mcpsite",
     "oauth_app",
     "mcp_app",
 ]
@@ -228,7 +228,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))  # `collectstatic` target, served by nginx
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Security headers (production values; `check --deploy` stays clean with them) -------------

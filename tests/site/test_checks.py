@@ -1,0 +1,139 @@
+"""Configuration validation: each rule of mcpsite/checks.py, and what it does to the real commands.
+
+In production every rule is an Error; in development the two rules that matter there (a short
+JWT_SECRET, a wildcard origin) are Warnings and the production-only rules stay silent, so `make run`
+on the embedded defaults prints no noise.
+"""
+
+import subprocess
+
+import pytest
+import requests
+from django.core import checks
+from django.test import override_settings
+
+from mcpsite.checks import check_configuration
+from tests.support.production import default_environment
+from tests.support.servers import PYTHON, ROOT, free_port
+
+SAFE = {
+    "JWT_SECRET": "j" * 40,
+    "ALLOWED_ORIGINS": ["https://instance.service-now.com"],
+    "OAUTH_ISSUER": "https://mcp.example.com",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "DEBUG": False,
+    "SECRET_KEY": "s" * 50,
+    "ALLOWED_HOSTS": ["mcp.example.com"],
+}
+
+# id -> (the unsafe setting, a fragment of its message)
+RULES = {
+    "mcpsite.E001": ({"JWT_SECRET": "short-secret"}, "JWT_SECRET must be at least 32 characters"),
+    "mcpsite.E002": ({"ALLOWED_ORIGINS": ["*"]}, "ALLOWED_ORIGINS contains the wildcard"),
+    "mcpsite.E003": ({"OAUTH_ISSUER": "http://mcp.example.com"}, "OAUTH_ISSUER must be an https:// URL"),
+    "mcpsite.E004": ({"REDIS_URL": ""}, "Redis is not configured"),
+    "mcpsite.E005": ({"DEBUG": True}, "DEBUG is on in production"),
+    "mcpsite.E006": ({"SECRET_KEY": "django-insecure-development-key-do-not-use-in-production"},
+                     "SECRET_KEY is missing or the development default"),
+    "mcpsite.E007": ({"JWT_SECRET": "development-jwt-secret-do-not-use-in-production"},
+                     "JWT_SECRET is the development default"),
+    "mcpsite.E008": ({"ALLOWED_HOSTS": []}, "ALLOWED_HOSTS is empty"),
+}
+DEVELOPMENT_RULES = {"mcpsite.E001", "mcpsite.E002"}
+
+
+def problems(is_production: bool, **unsafe):
+    with override_settings(**{**SAFE, **unsafe, "IS_PRODUCTION": is_production}):
+        return check_configuration()
+
+
+def test_a_safe_configuration_has_no_problem_in_either_environment():
+    assert problems(True) == []
+    assert problems(False) == []
+
+
+@pytest.mark.parametrize("check_id", sorted(RULES))
+def test_each_unsafe_setting_is_an_error_in_production(check_id):
+    unsafe, fragment = RULES[check_id]
+    [message] = problems(True, **unsafe)
+    assert message.id == check_id
+    assert message.level == checks.ERROR
+    assert fragment in message.msg
+    assert message.hint
+
+
+@pytest.mark.parametrize("check_id", sorted(DEVELOPMENT_RULES))
+def test_the_development_rules_are_warnings_in_development(check_id):
+    unsafe, fragment = RULES[check_id]
+    [message] = problems(False, **unsafe)
+    assert (message.id, message.level) == (check_id, checks.WARNING)
+    assert fragment in message.msg
+
+
+@pytest.mark.parametrize("check_id", sorted(set(RULES) - DEVELOPMENT_RULES))
+def test_the_production_only_rules_are_silent_in_development(check_id):
+    unsafe, _ = RULES[check_id]
+    assert problems(False, **unsafe) == []
+
+
+def test_every_rule_is_reported_at_once():
+    everything_unsafe = {key: value for unsafe, _ in RULES.values() for key, value in unsafe.items()}
+    everything_unsafe["JWT_SECRET"] = "short-secret"  # E007 is checked separately (it is long enough)
+    reported = {message.id for message in problems(True, **everything_unsafe)}
+    assert reported == set(RULES) - {"mcpsite.E007"}
+
+
+# --- The real commands, in fresh processes with ENVIRONMENT=production and nothing else set -----------
+
+# With the defaults: http issuer, no Redis, development SECRET_KEY and JWT_SECRET, no ALLOWED_HOSTS.
+DEFAULT_PRODUCTION_PROBLEMS = ["mcpsite.E003", "mcpsite.E004", "mcpsite.E006", "mcpsite.E007", "mcpsite.E008"]
+DEFAULT_PRODUCTION_MESSAGES = [RULES[check_id][1] for check_id in DEFAULT_PRODUCTION_PROBLEMS]
+
+
+def run(*command: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(list(command), cwd=ROOT, env=default_environment(**env), capture_output=True,
+                          text=True, timeout=60)
+
+
+def assert_refused_listing(result: subprocess.CompletedProcess, expected_messages: list[str]) -> None:
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    missing = [message for message in expected_messages if message not in output]
+    assert not missing, f"not reported: {missing}\n{output}"
+
+
+def test_production_with_default_settings_refuses_runserver_listing_every_unsafe_setting():
+    result = run(PYTHON, "manage.py", "runserver", f"127.0.0.1:{free_port()}", ENVIRONMENT="production")
+    assert_refused_listing(result, DEFAULT_PRODUCTION_MESSAGES)
+
+
+def test_production_with_default_settings_refuses_migrate_listing_every_unsafe_setting():
+    result = run(PYTHON, "manage.py", "migrate", "--noinput", ENVIRONMENT="production")
+    assert_refused_listing(result, DEFAULT_PRODUCTION_MESSAGES)
+
+
+def test_production_with_default_settings_refuses_gunicorn_listing_every_unsafe_setting():
+    result = run(PYTHON, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "--bind", f"127.0.0.1:{free_port()}",
+                 "mcpsite.wsgi:application", ENVIRONMENT="production")
+    assert_refused_listing(result, DEFAULT_PRODUCTION_MESSAGES)
+
+
+def test_gunicorn_refuses_debug_and_wildcard_origins_and_a_short_jwt_secret_in_production():
+    result = run(PYTHON, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "--bind", f"127.0.0.1:{free_port()}",
+                 "mcpsite.wsgi:application", ENVIRONMENT="production", DEBUG="true", ALLOWED_ORIGINS="*",
+                 JWT_SECRET="short-secret")
+    assert_refused_listing(result, [RULES[check_id][1] for check_id in ("mcpsite.E001", "mcpsite.E002",
+                                                                        "mcpsite.E005")])
+
+
+def test_development_with_default_settings_starts_and_only_warns_about_what_matters_there():
+    result = run(PYTHON, "manage.py", "check", JWT_SECRET="short-secret")
+    assert result.returncode == 0, result.stderr
+    assert "(mcpsite.E001)" in result.stderr
+    assert "(mcpsite.E003)" not in result.stderr
+
+
+def test_production_with_a_safe_configuration_starts_gunicorn_and_answers_health(production_server):
+    response = requests.get(f"{production_server.base_url}/health", timeout=5)
+    assert response.status_code == 200
+    assert response.json()["status"] == "healthy"

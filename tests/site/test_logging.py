@@ -1,0 +1,81 @@
+"""Logging: JSON lines on stdout in production, readable text in development, X-Request-ID on every response."""
+
+import json
+import re
+import subprocess
+import time
+
+import pytest
+import requests
+
+from tests.support.production import default_environment
+from tests.support.servers import PYTHON, ROOT
+
+GENERATED_ID = re.compile(r"^[0-9a-f]{32}$")
+REQUEST_LINE_FIELDS = {"timestamp", "level", "logger", "message", "request_id", "method", "path", "status",
+                       "duration_ms"}
+
+
+def log_lines_of(server, request_id: str, timeout: float = 5.0) -> list[str]:
+    """The server's output lines mentioning `request_id` (written just after the response)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = [line for line in server.log_path.read_text().splitlines() if request_id in line]
+        if any('"mcpsite.request"' in line for line in lines):
+            return lines
+        time.sleep(0.05)
+    raise AssertionError(f"no request line for {request_id} in:\n{server.log_path.read_text()}")
+
+
+def test_production_logs_json_lines_with_the_request_fields_on_stdout(production_server):
+    response = requests.get(f"{production_server.base_url}/health", headers={"X-Request-ID": "prod-log-1"},
+                            timeout=5)
+    assert response.headers["X-Request-ID"] == "prod-log-1"
+    [request_line] = [json.loads(line) for line in log_lines_of(production_server, "prod-log-1")
+                      if '"mcpsite.request"' in line]
+    assert REQUEST_LINE_FIELDS <= request_line.keys()
+    assert request_line["request_id"] == "prod-log-1"
+    assert (request_line["level"], request_line["method"], request_line["path"], request_line["status"]) == (
+        "INFO", "GET", "/health", 200)
+    assert request_line["duration_ms"] >= 0
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$", request_line["timestamp"])
+
+
+def test_production_output_is_only_json_lines_gunicorn_included(production_server):
+    requests.get(f"{production_server.base_url}/health", headers={"X-Request-ID": "prod-log-2"}, timeout=5)
+    log_lines_of(production_server, "prod-log-2")
+    lines = [line for line in production_server.log_path.read_text().splitlines() if line.strip()]
+    loggers = {json.loads(line)["logger"] for line in lines}  # raises on any line that is not JSON
+    assert {"gunicorn.error", "gunicorn.access", "mcpsite.request"} <= loggers
+
+
+def test_development_logs_readable_text_with_the_request_id():
+    script = ("from django.test import Client; "
+              "Client().get('/health', HTTP_X_REQUEST_ID='dev-log-1')")
+    result = subprocess.run([PYTHON, "manage.py", "shell", "-c", script], cwd=ROOT, env=default_environment(),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    [line] = [line for line in result.stdout.splitlines() if "dev-log-1" in line]
+    assert re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO mcpsite\.request \[dev-log-1\] GET /health 200$",
+                    line), line
+
+
+@pytest.mark.django_db
+def test_a_well_formed_request_id_is_honoured(client):
+    response = client.get("/health", HTTP_X_REQUEST_ID="ServiceNow-4f1c.2:abc_9")
+    assert response["X-Request-ID"] == "ServiceNow-4f1c.2:abc_9"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("offered", ['bad id', 'x"><script>', "a" * 129, "line\rbreak"])
+def test_a_malformed_request_id_is_replaced_by_a_generated_one(client, offered):
+    response = client.get("/health", HTTP_X_REQUEST_ID=offered)
+    assert GENERATED_ID.match(response["X-Request-ID"])
+
+
+@pytest.mark.django_db
+def test_every_response_carries_a_generated_request_id_when_none_was_sent(client):
+    first, second = client.get("/health"), client.get("/no-such-page")
+    assert GENERATED_ID.match(first["X-Request-ID"]) and GENERATED_ID.match(second["X-Request-ID"])
+    assert first["X-Request-ID"] != second["X-Request-ID"]
+    assert second.status_code == 404
