@@ -176,23 +176,30 @@ def full_clean(client: Client) -> None:
 
 def client_create(
     *, metadata: ClientMetadata, policy: str, initial_access_token_id: int | None = None,
-    with_registration_token: bool = False, actor: str = "", request=None, **details,
+    with_registration_token: bool = False, actor: str = "", request=None, instance: Client | None = None,
+    **details,
 ) -> RegisteredClient:
-    """Create a client; return its secret (confidential only) and registration access token, raw, once."""
+    """Create a client (filling `instance` when the admin gives one); return its secret (confidential
+    clients only) and registration access token, raw, once."""
     client_secret = new_secret()
     registration_token = new_secret() if with_registration_token else ""
-    client = Client(
+    fields = {
         **client_fields(metadata),
-        authorization_grant_type=Client.GRANT_AUTHORIZATION_CODE,
+        "authorization_grant_type": Client.GRANT_AUTHORIZATION_CODE,
         # A public client still gets a random (unrevealed) secret: an empty one would hash to a
         # value that client_secret_post with an empty secret could match.
-        client_secret=client_secret,
-        hash_client_secret=True,
-        registration_policy=policy,
-        registration_source=Client.RegistrationSource.DCR if with_registration_token else Client.RegistrationSource.MANUAL,
-        initial_access_token_id=initial_access_token_id,
-        registration_access_token_hash=token_digest(registration_token) if registration_token else "",
-    )
+        "client_secret": client_secret,
+        "hash_client_secret": True,
+        "registration_policy": policy,
+        "registration_source": (
+            Client.RegistrationSource.DCR if with_registration_token else Client.RegistrationSource.MANUAL
+        ),
+        "initial_access_token_id": initial_access_token_id,
+        "registration_access_token_hash": token_digest(registration_token) if registration_token else "",
+    }
+    client = instance if instance is not None else Client()
+    for name, value in fields.items():
+        setattr(client, name, value)
     full_clean(client)
     client.save()
     audit.record(Kind.CLIENT_REGISTERED, client_id=client.client_id, actor=actor, request=request, policy=policy,
@@ -250,22 +257,27 @@ def registration_authenticate(*, client_id: str, authorization: str) -> Client:
     return client
 
 
-def client_registration_update(*, client: Client, data, request=None) -> tuple[Client, str]:
-    """RFC 7592 section 2.2: replace the metadata; rotate the registration access token."""
-    metadata = client_metadata_from_dict(data)
-    if isinstance(data, dict) and data.get("client_id", client.client_id) != client.client_id:
-        raise RegistrationError("invalid_client_metadata", "client_id does not match the registration URI")
+def client_update(*, client: Client, metadata: ClientMetadata, actor: str = "", request=None, **details) -> Client:
+    """Replace a client's metadata. The authentication method is fixed at creation (it decides the secret)."""
     if metadata.token_endpoint_auth_method != client.token_endpoint_auth_method:
         raise RegistrationError("invalid_client_metadata", "token_endpoint_auth_method cannot change; register a new client")
-    new_token = new_secret()
     for name, value in client_fields(metadata).items():
         setattr(client, name, value)
-    client.registration_access_token_hash = token_digest(new_token)
     full_clean(client)
     client.save()
-    audit.record(Kind.CLIENT_UPDATED, client_id=client.client_id, actor="registration endpoint", request=request,
-                 redirect_uris=metadata.redirect_uris, client_name=client.name)
-    return client, new_token
+    audit.record(Kind.CLIENT_UPDATED, client_id=client.client_id, actor=actor, request=request,
+                 redirect_uris=metadata.redirect_uris, client_name=client.name, **details)
+    return client
+
+
+def client_registration_update(*, client: Client, data, request=None) -> tuple[Client, str]:
+    """RFC 7592 section 2.2: replace the metadata and rotate the registration access token."""
+    metadata = client_metadata_from_dict(data)
+    if data.get("client_id", client.client_id) != client.client_id:
+        raise RegistrationError("invalid_client_metadata", "client_id does not match the registration URI")
+    new_token = new_secret()
+    client.registration_access_token_hash = token_digest(new_token)
+    return client_update(client=client, metadata=metadata, actor="registration endpoint", request=request), new_token
 
 
 # --- Administration (admin console, manage.py revoke_client, RFC 7592 delete) -----------------------
