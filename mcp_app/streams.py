@@ -26,8 +26,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connections
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 
+from mcp_app import jsonrpc, protocol
 from mcp_app.context import Context, ToolError
 
 logger = logging.getLogger(__name__)
@@ -266,3 +267,38 @@ def run_with_channel(call: Callable[[Callable[..., Context]], dict], request_id,
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
     return response
+
+
+# --- The hooks mcp_app.protocol calls (installed when this module is imported) ----------------------------------
+
+
+def owner_of(identity) -> str:
+    """Whose answers a stream waits for: the same client acting for the same user (anonymous: empty)."""
+    return f"{identity.client_id}:{identity.subject}" if identity is not None else ""
+
+
+def respond(http_request, call) -> HttpResponse | None:
+    """Answer `call` as an event stream when its target takes a Context and the client accepts a stream;
+    None leaves the request to plain JSON."""
+    function = getattr(call.target, "function", None)
+    if function is None or not function.context_name:
+        return None
+    if not accepts_event_stream(http_request.headers.get("Accept", "")):
+        return None
+    answered = run_with_channel(lambda context_class: call.run(context_class=context_class), call.request.id,
+                                owner_of(call.identity))
+    if isinstance(answered, dict):
+        return HttpResponse(jsonrpc.encode(answered), content_type="application/json")
+    return answered
+
+
+def receive(response, identity) -> bool:
+    """A POSTed JSON-RPC response: route it to the call waiting for it (False: nobody waits for it)."""
+    delivered = deliver_response(response, owner_of(identity))
+    if not delivered:
+        logger.warning("a response to %r was posted but no call of this client waits for it", response.id)
+    return delivered
+
+
+protocol.stream_hooks.respond = respond
+protocol.stream_hooks.receive = receive

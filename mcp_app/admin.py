@@ -1,0 +1,9 @@
+from django.contrib import admin
+
+from mcp_app.models import Note
+
+
+@admin.register(Note)
+class NoteAdmin(admin.ModelAdmin):
+    list_display = ["title", "created_at"]
+    search_fields = ["title", "body"]

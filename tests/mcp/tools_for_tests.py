@@ -1,0 +1,72 @@
+"""Tools the tests call, registered the way any tool module registers them (at import time)."""
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from mcp_app.context import Context, ToolError
+from mcp_app.registry import ToolResult, image, resource, text, tool
+
+
+@tool(name="test_explode")
+def explode() -> str:
+    """Fails with an exception whose text must not reach the client."""
+    raise RuntimeError("secret internals: password=hunter2")
+
+
+@tool(name="test_refuse")
+def refuse(reason: str) -> str:
+    """Fails on purpose with a message for the client."""
+    raise ToolError(f"Refused: {reason}")
+
+
+@tool(name="test_admin_only", scope="mcp:admin")
+def admin_only() -> str:
+    """Needs a scope tokens do not get by default."""
+    return "admin"
+
+
+@tool(name="test_add")
+def add(a: int, b: Annotated[int, Field(description="Second term")] = 2) -> int:
+    """Adds two integers."""
+    return a + b
+
+
+class Forecast(BaseModel):
+    city: str
+    unit: Literal["C", "F"]
+    temperatures: list[float]
+
+
+@tool(name="test_forecast")
+def forecast(city: str, unit: Literal["C", "F"] = "C", days: int | None = None) -> Forecast:
+    """A structured result."""
+    return Forecast(city=city, unit=unit, temperatures=[20.5] * (days or 1))
+
+
+@tool(name="test_content")
+def content() -> ToolResult:
+    """Mixed content blocks."""
+    return ToolResult(content=[text("a picture:"), image(b"\x89PNG", "image/png")])
+
+
+@tool(name="test_context")
+def uses_context(steps: int, ctx: Context) -> str:
+    """Reports progress and logs; on the plain JSON path both are dropped."""
+    for step in range(steps):
+        ctx.report_progress(step + 1, steps)
+    ctx.log("info", {"steps": steps})
+    return f"{steps} steps"
+
+
+@tool(name="test_sampling")
+def sampling(prompt: str, ctx: Context) -> str:
+    """Needs the client's model: impossible on a plain JSON response."""
+    answer = ctx.sample([{"role": "user", "content": {"type": "text", "text": prompt}}], max_tokens=10)
+    return str(answer)
+
+
+@resource("test://broken", name="broken")
+def broken() -> str:
+    """A resource whose reader fails."""
+    raise RuntimeError("secret internals")
