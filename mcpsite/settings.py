@@ -145,6 +145,15 @@ RATE_LIMIT_LOGIN_MAX = env_int("RATE_LIMIT_LOGIN_MAX", 10)
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_FAIL_OPEN = True
 
+# --- Metrics (GET /metrics, Prometheus) --------------------------------------------------------
+METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
+# Who may read /metrics: a direct (unproxied) connection from these addresses or networks, or anyone
+# presenting METRICS_TOKEN as a bearer token.
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+# How often each worker adds its counts to the shared totals in Redis (one pipelined round trip).
+METRICS_FLUSH_SECONDS = env_int("METRICS_FLUSH_SECONDS", 5)
+
 # --- MCP --------------------------------------------------------------------------------------
 MCP_PUBLIC_METHODS = env_list("MCP_PUBLIC_METHODS", "initialize,ping")
 MCP_MAX_BODY_BYTES = env_int("MCP_MAX_BODY_BYTES", 1024 * 1024)
@@ -177,6 +186,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "mcpsite.metrics.MetricsMiddleware",  # outermost: times and counts every answer, 429s included
     "mcpsite.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
