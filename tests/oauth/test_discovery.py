@@ -1,0 +1,103 @@
+"""Discovery: RFC 8414 authorization-server metadata and RFC 9728 protected-resource metadata."""
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+
+AS_METADATA = "/.well-known/oauth-authorization-server"
+PR_METADATA = "/.well-known/oauth-protected-resource"
+ORIGIN = "https://inspector.example.com"
+
+
+def test_authorization_server_metadata_advertises_exactly_what_works(client):
+    response = client.get(AS_METADATA)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    metadata = response.json()
+    issuer = settings.OAUTH_ISSUER
+    assert metadata["issuer"] == issuer
+    assert metadata["authorization_endpoint"] == f"{issuer}/oauth/authorize"
+    assert metadata["token_endpoint"] == f"{issuer}/oauth/token"
+    assert metadata["registration_endpoint"] == f"{issuer}/oauth/register"
+    assert metadata["revocation_endpoint"] == f"{issuer}/oauth/revoke"
+    assert metadata["introspection_endpoint"] == f"{issuer}/oauth/introspect"
+    assert metadata["response_types_supported"] == ["code"]
+    assert metadata["grant_types_supported"] == ["authorization_code", "refresh_token"]
+    assert metadata["code_challenge_methods_supported"] == ["S256"]
+    assert set(metadata["token_endpoint_auth_methods_supported"]) == {
+        "client_secret_basic", "client_secret_post", "none"}
+    assert metadata["scopes_supported"] == sorted(settings.OAUTH_SCOPES)
+    assert metadata["authorization_response_iss_parameter_supported"] is True
+    assert "client_id_metadata_document_supported" not in metadata
+
+
+@override_settings(CIMD_ENABLED=True)
+def test_client_id_metadata_documents_are_advertised_when_enabled(client):
+    assert client.get(AS_METADATA).json()["client_id_metadata_document_supported"] is True
+
+
+@override_settings(ALLOWED_HOSTS=["*"], USE_X_FORWARDED_HOST=True)
+def test_the_issuer_comes_from_settings_never_from_request_headers(client):
+    metadata = client.get(AS_METADATA, HTTP_HOST="evil.example.com", HTTP_X_FORWARDED_HOST="evil.example.com",
+                          HTTP_X_FORWARDED_PROTO="https").json()
+    assert metadata["issuer"] == settings.OAUTH_ISSUER
+    assert all("evil" not in str(value) for value in metadata.values())
+
+
+@override_settings(OAUTH_ISSUER="https://auth.example.com/tenant", MCP_RESOURCE="https://auth.example.com/tenant/mcp",
+                   ALLOWED_HOSTS=["*"])
+def test_an_issuer_with_a_path_is_also_served_at_the_path_inserted_url(client):
+    response = client.get(f"{AS_METADATA}/tenant")
+    assert response.status_code == 200
+    assert response.json()["issuer"] == "https://auth.example.com/tenant"
+    assert response.json()["token_endpoint"] == "https://auth.example.com/tenant/oauth/token"
+    assert client.get(f"{AS_METADATA}/other").status_code == 404
+
+
+def test_a_path_inserted_url_for_another_issuer_is_not_found(client):
+    assert client.get(f"{AS_METADATA}/tenant").status_code == 404
+
+
+@pytest.mark.parametrize("path", [PR_METADATA, f"{PR_METADATA}/mcp"])
+def test_protected_resource_metadata_names_the_mcp_resource_and_this_issuer(client, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    metadata = response.json()
+    assert metadata["resource"] == f"{settings.OAUTH_ISSUER}/mcp"
+    as_issuer = client.get(AS_METADATA).json()["issuer"]
+    assert metadata["authorization_servers"] == [as_issuer]  # byte-identical
+    assert metadata["scopes_supported"] == sorted(settings.OAUTH_SCOPES)
+    assert metadata["bearer_methods_supported"] == ["header"]
+
+
+def test_protected_resource_metadata_for_an_unknown_resource_is_not_found(client):
+    assert client.get(f"{PR_METADATA}/elsewhere").status_code == 404
+
+
+@pytest.mark.parametrize("path", [AS_METADATA, PR_METADATA, f"{PR_METADATA}/mcp"])
+def test_well_known_urls_never_redirect(client, path):
+    for variant in (path, path + "/"):
+        assert client.get(variant).status_code in (200, 404)
+
+
+@override_settings(CORS_ALLOWED_ORIGINS=[ORIGIN])
+@pytest.mark.parametrize("path", [AS_METADATA, PR_METADATA, f"{PR_METADATA}/mcp"])
+def test_well_known_urls_answer_cors_for_allowed_origins_only(client, path):
+    allowed = client.get(path, HTTP_ORIGIN=ORIGIN)
+    assert allowed["Access-Control-Allow-Origin"] == ORIGIN
+    other = client.get(path, HTTP_ORIGIN="https://evil.example.com")
+    assert "Access-Control-Allow-Origin" not in other
+    preflight = client.options(path, HTTP_ORIGIN=ORIGIN, HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET")
+    assert preflight.status_code == 200
+    assert preflight["Access-Control-Allow-Origin"] == ORIGIN
+
+
+@override_settings(CORS_ALLOWED_ORIGINS=[ORIGIN])
+def test_cors_covers_token_revocation_and_registration_but_not_the_authorization_page(client):
+    for path in ("/oauth/token", "/oauth/revoke", "/oauth/register"):
+        preflight = client.options(path, HTTP_ORIGIN=ORIGIN, HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST")
+        assert preflight["Access-Control-Allow-Origin"] == ORIGIN, path
+        assert "WWW-Authenticate" in preflight.get("Access-Control-Expose-Headers", "") or path
+    page = client.get("/oauth/authorize", HTTP_ORIGIN=ORIGIN)
+    assert "Access-Control-Allow-Origin" not in page
