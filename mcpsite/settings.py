@@ -332,6 +332,9 @@ OAUTH2_PROVIDER = {
     "DCR_ENABLED": True,
     "CIMD_ENABLED": CIMD_ENABLED,
     "CIMD_ALLOWED_HOSTS": CIMD_ALLOWED_HOSTS,
+    # Only hosts in CIMD_ALLOWED_HOSTS (empty: none); documents checked against our redirect-URI rules.
+    "CIMD_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.cimd.HostAllowlistCIMDPermission",),
+    "CIMD_METADATA_FETCHER": "oauth_app.registration.CimdMetadataFetcher",
 }
 
 # --- Logging ----------------------------------------------------------------------------------

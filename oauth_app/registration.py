@@ -15,6 +15,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
+from django.db.models.signals import pre_save
+from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -323,12 +325,22 @@ def client_delete(*, client: Client, actor: str = "", request=None) -> None:
 
 class CimdMetadataFetcher(SafeMetadataFetcher):
     """django-oauth-toolkit's SSRF-hardened fetcher (https only, public addresses only, no redirects,
-    size and time limits), plus our redirect-URI rules, which the toolkit does not apply to documents."""
+    CIMD_FETCH_TIMEOUT_SECONDS, CIMD_MAX_DOCUMENT_SIZE; results cached on the client row, failures
+    backed off), plus our redirect-URI rules, which the toolkit does not apply to documents."""
 
-    def fetch(self, client_id):
-        metadata, max_age = super().fetch(client_id)
+    def _read_document(self, response):
+        metadata, max_age = super()._read_document(response)
         try:
             client_metadata_from_dict({**metadata, "token_endpoint_auth_method": "none"})
         except RegistrationError as exc:
             raise CIMDError(f"{exc.error}: {exc.description}") from None
         return metadata, max_age
+
+
+@receiver(pre_save, sender=Client)
+def mark_cimd_clients(sender, instance, **kwargs):
+    """django-oauth-toolkit's CIMD resolver creates and refreshes these clients itself (registration_source
+    "cimd"): give them their provenance and the `none` authentication method that CIMD requires."""
+    if instance.registration_source == Client.RegistrationSource.CIMD:
+        instance.registration_policy = RegistrationPolicy.CLIENT_ID_METADATA_DOCUMENT
+        instance.token_endpoint_auth_method = TokenEndpointAuthMethod.NONE

@@ -4,6 +4,7 @@ import json
 import time
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.test import override_settings
 
@@ -310,3 +311,140 @@ def test_client_secret_check_costs_microseconds_where_pbkdf2_costs_a_large_fract
           f"PBKDF2 {costs['pbkdf2_sha256'] * 1e3:.0f} ms")
     assert costs["machine_secret"] < 0.001
     assert costs["pbkdf2_sha256"] > 50 * costs["machine_secret"]
+
+
+# --- Client ID Metadata Documents (django-oauth-toolkit's resolver, our fetcher and rules) -----------
+
+CIMD_URL = "https://clients.example.com/mcp-client.json"
+
+
+class DocumentServer:
+    """A real HTTP server on loopback that serves one document, for the parts of a fetch after TLS."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        self.body, self.content_type = b"{}", "application/json"
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", server.content_type)
+                self.send_header("Content-Length", str(len(server.body)))
+                self.end_headers()
+                self.wfile.write(server.body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/doc.json"
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+
+    def serve(self, document, content_type="application/json"):
+        self.body = document if isinstance(document, bytes) else json.dumps(document).encode()
+        self.content_type = content_type
+
+    def response(self):
+        import urllib3
+
+        return urllib3.PoolManager().request("GET", self.url, preload_content=False, timeout=5)
+
+
+@pytest.fixture
+def document_server():
+    server = DocumentServer()
+    yield server
+    server.httpd.shutdown()
+    server.httpd.server_close()
+
+
+class LoopbackDocumentFetcher:
+    """Reads the document through CimdMetadataFetcher._read_document from the loopback server (the SSRF
+    guard rightly refuses loopback, and there is no public https host in the test environment)."""
+
+    server = None
+
+    def fetch(self, client_id):
+        from oauth_app.registration import CimdMetadataFetcher
+
+        return CimdMetadataFetcher()._read_document(self.server.response())
+
+
+def cimd_settings(**overrides):
+    return override_settings(OAUTH2_PROVIDER={**settings.OAUTH2_PROVIDER, "CIMD_ENABLED": True,
+                                              "CIMD_ALLOWED_HOSTS": ["clients.example.com", "localhost"],
+                                              **overrides})
+
+
+def cimd_document(**changes):
+    return {"client_id": CIMD_URL, "client_name": "Example agent", "token_endpoint_auth_method": "none",
+            "redirect_uris": ["http://127.0.0.1:33418/"], "grant_types": ["authorization_code"], **changes}
+
+
+def test_cimd_documents_are_read_with_our_redirect_uri_rules_and_limits(document_server):
+    from oauth2_provider.cimd import CIMDError
+
+    from oauth_app.registration import CimdMetadataFetcher
+
+    document_server.serve(cimd_document())
+    metadata, max_age = CimdMetadataFetcher()._read_document(document_server.response())
+    assert metadata["client_id"] == CIMD_URL and max_age > 0
+    for document, content_type, why in [
+        (cimd_document(redirect_uris=["http://evil.example.com/cb"]), "application/json", "invalid_redirect_uri"),
+        (cimd_document(redirect_uris=["javascript:alert(1)"]), "application/json", "invalid_redirect_uri"),
+        (b"{" + b" " * 20000 + b"}", "application/json", "maximum allowed size"),
+        (cimd_document(), "text/html", "not JSON"),
+    ]:
+        document_server.serve(document, content_type)
+        with pytest.raises(CIMDError, match=why):
+            CimdMetadataFetcher()._read_document(document_server.response())
+
+
+@pytest.mark.parametrize("url,why", [
+    ("http://clients.example.com/c.json", "https"),
+    ("https://127.0.0.1/c.json", "non-public address"),
+    ("https://localhost:8443/c.json", "non-public address"),
+    ("https://[::1]/c.json", "non-public address"),
+])
+def test_cimd_documents_are_fetched_over_https_from_public_addresses_only(url, why):
+    from oauth2_provider.cimd import CIMDError
+
+    from oauth_app.registration import CimdMetadataFetcher
+
+    with pytest.raises(CIMDError, match=why):
+        CimdMetadataFetcher().fetch(url)
+
+
+def test_cimd_resolves_only_allow_listed_hosts(db):
+    from types import SimpleNamespace
+
+    from django.core.cache import cache
+    from oauth2_provider.cimd import _backoff_cache_key, resolve_cimd_application
+
+    with cimd_settings():
+        assert resolve_cimd_application("https://127.0.0.1/c.json", SimpleNamespace(headers={})) is None
+        assert cache.get(_backoff_cache_key("https://127.0.0.1/c.json")) is None  # refused before any fetch
+        assert resolve_cimd_application("https://localhost/c.json", SimpleNamespace(headers={})) is None
+        assert cache.get(_backoff_cache_key("https://localhost/c.json"))  # fetched, refused (loopback)
+    with cimd_settings(CIMD_ALLOWED_HOSTS=[]):
+        assert resolve_cimd_application(CIMD_URL, SimpleNamespace(headers={})) is None  # empty list: no host
+    assert Client.objects.count() == 0
+
+
+def test_a_cimd_client_is_public_with_cimd_provenance(db, document_server):
+    from types import SimpleNamespace
+
+    from oauth2_provider.cimd import resolve_cimd_application
+
+    document_server.serve(cimd_document())
+    LoopbackDocumentFetcher.server = document_server
+    with cimd_settings(CIMD_METADATA_FETCHER=f"{__name__}.LoopbackDocumentFetcher"):
+        client = resolve_cimd_application(CIMD_URL, SimpleNamespace(headers={}))
+    assert client is not None and client.client_id == CIMD_URL
+    client.refresh_from_db()
+    assert client.client_type == "public" and client.token_endpoint_auth_method == "none"
+    assert client.registration_policy == "cimd"
+    assert client.redirect_uris == "http://127.0.0.1:33418/"
