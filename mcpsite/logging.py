@@ -19,6 +19,13 @@ def current_request_id() -> str:
     return request_id_var.get()
 
 
+def client_address(request) -> str | None:
+    """The caller's address, X-Forwarded-For believed only from TRUSTED_PROXIES (mcpsite.ratelimit)."""
+    from mcpsite.ratelimit import client_address as trusted_client_address  # this module loads before the apps
+
+    return trusted_client_address(request)
+
+
 class RequestIdMiddleware:
     """Gives every request an id (the caller's, if well formed), logs one line per request."""
 
@@ -43,6 +50,7 @@ class RequestIdMiddleware:
                     "method": request.method,
                     "path": request.path,
                     "status": response.status_code,
+                    "client": client_address(request),
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 },
             )
@@ -57,7 +65,7 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-REQUEST_FIELDS = ("method", "path", "status", "duration_ms", "event")
+REQUEST_FIELDS = ("method", "path", "status", "duration_ms", "client", "event")
 
 
 class JsonFormatter(logging.Formatter):
