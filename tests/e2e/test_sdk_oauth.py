@@ -40,11 +40,10 @@ def paths(trace: list) -> list[tuple[str, str, int]]:
 
 def register_confidential_servicenow_client(deployment) -> ClientCredentials:
     output = deployment.manage("register_client", "--name", "ServiceNow acme", "--confidential",
-                               "--redirect-uri", SERVICENOW_REDIRECT,
-                               "--token-endpoint-auth-method", "client_secret_post").stdout
-    values = dict(line.split(":", 1) for line in output.splitlines() if ":" in line)
-    values = {key.strip().lower().replace(" ", "_"): value.strip() for key, value in values.items()}
-    return ClientCredentials(values["client_id"], values["client_secret"], "client_secret_post", SERVICENOW_REDIRECT)
+                               "--redirect-uri", SERVICENOW_REDIRECT, "--auth-method", "client_secret_post").stdout
+    printed = dict(line.split(": ", 1) for line in output.splitlines() if line.startswith("client_"))
+    return ClientCredentials(printed["client_id"], printed["client_secret"], "client_secret_post",
+                             SERVICENOW_REDIRECT)
 
 
 @pytest.fixture
@@ -89,7 +88,9 @@ def test_sdk_client_registration_without_the_initial_access_token_is_refused_wit
     event = run_sdk_client(deployment, LOOPBACK_REDIRECT)
 
     assert event["event"] == "error"
-    assert "Registration failed: 401" in json.dumps(event)
+    steps = paths(event["trace"])
+    assert ("POST", "/oauth/register", 401) in steps
+    assert not [step for step in steps if step[1] == "/oauth/token"]
 
 
 def test_sdk_client_with_a_preregistered_confidential_client_using_client_secret_post_servicenow_shape(deployment):

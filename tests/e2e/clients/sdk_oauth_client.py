@@ -23,6 +23,9 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 
 
+TRACE: list[list] = []  # [method, url, status] of every HTTP exchange, reported on success and on error
+
+
 def emit(**fields) -> None:
     print(json.dumps(fields, default=str), flush=True)
 
@@ -73,8 +76,6 @@ async def run(args) -> int:
         redirect_handler=open_in_browser,
         callback_handler=wait_for_redirect,
     )
-    trace = []
-
     async def add_initial_access_token(request: httpx2.Request) -> None:
         metadata = provider.context.oauth_metadata
         if (args.initial_access_token and request.method == "POST" and metadata
@@ -82,7 +83,7 @@ async def run(args) -> int:
             request.headers["Authorization"] = f"Bearer {args.initial_access_token}"
 
     async def record(response: httpx2.Response) -> None:
-        trace.append([response.request.method, str(response.request.url).split("?")[0], response.status_code])
+        TRACE.append([response.request.method, str(response.request.url).split("?")[0], response.status_code])
 
     http = httpx2.AsyncClient(auth=provider, timeout=httpx2.Timeout(args.timeout),
                               event_hooks={"request": [add_initial_access_token], "response": [record]})
@@ -97,7 +98,7 @@ async def run(args) -> int:
         result=result.model_dump(mode="json", by_alias=True, exclude_none=True),
         tokens=storage.tokens.model_dump(mode="json") if storage.tokens else None,
         client=storage.client_info.model_dump(mode="json", exclude_none=True) if storage.client_info else None,
-        trace=trace,
+        trace=TRACE,
     )
     return 0
 
@@ -118,9 +119,14 @@ def main() -> int:
     except BaseException as error:  # noqa: BLE001 - report what failed, exception groups included
         if isinstance(error, KeyboardInterrupt):
             raise
-        emit(event="error", error=f"{type(error).__name__}: {error}",
-             causes=[f"{type(e).__name__}: {e}" for e in getattr(error, "exceptions", [])])
+        emit(event="error", errors=[f"{type(leaf).__name__}: {leaf}" for leaf in leaves(error)], trace=TRACE)
         return 1
+
+
+def leaves(error: BaseException) -> list[BaseException]:
+    """The exceptions inside (nested) exception groups: the SDK's task groups wrap the real cause."""
+    inner = getattr(error, "exceptions", None)
+    return [leaf for sub in inner for leaf in leaves(sub)] if inner else [error]
 
 
 if __name__ == "__main__":
