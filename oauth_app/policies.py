@@ -140,7 +140,9 @@ class ClientMetadata:
 
 
 def _string_list(data: dict, name: str, default: list[str]) -> list[str]:
-    value = data.get(name, default)
+    value = data.get(name)
+    if value is None:  # absent or null: SDKs serialise unset fields as null
+        return default
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise invalid_metadata(f"{name} must be an array of strings")
     return value
@@ -157,15 +159,14 @@ def _string(data: dict, name: str, default: str = "", max_length: int = 255) -> 
     return value
 
 
-def check_scope(scope: str) -> str:
-    """Every requested scope must be one we serve; an empty request means the default scopes."""
-    requested = scope.split()
-    unknown = [name for name in requested if name not in settings.OAUTH_SCOPES]
-    if unknown:
-        raise invalid_metadata(
-            f"unknown scope {' '.join(unknown)!r}; supported: {' '.join(sorted(settings.OAUTH_SCOPES))}"
-        )
-    return " ".join(dict.fromkeys(requested or settings.OAUTH_DEFAULT_SCOPES))
+def registered_scope(scope: str) -> str:
+    """The scopes we serve among those requested; none requested (or none known) means the defaults.
+
+    Unknown scopes are dropped rather than refused: RFC 7591 section 2 lets the server replace requested
+    values, and the response tells the client what it got.
+    """
+    known = [name for name in scope.split() if name in settings.OAUTH_SCOPES]
+    return " ".join(dict.fromkeys(known or settings.OAUTH_DEFAULT_SCOPES))
 
 
 def client_metadata_from_dict(data) -> ClientMetadata:
@@ -202,8 +203,9 @@ def client_metadata_from_dict(data) -> ClientMetadata:
     if application_type not in ("web", "native"):
         raise invalid_metadata("application_type must be web or native")
 
-    extra = {name: _string(data, name, max_length=MAX_URI_LENGTH) for name in OPTIONAL_STRING_FIELDS if name in data}
-    if "contacts" in data:
+    extra = {name: _string(data, name, max_length=MAX_URI_LENGTH)
+             for name in OPTIONAL_STRING_FIELDS if data.get(name) is not None}
+    if data.get("contacts") is not None:
         extra["contacts"] = _string_list(data, "contacts", [])
 
     return ClientMetadata(
@@ -212,7 +214,7 @@ def client_metadata_from_dict(data) -> ClientMetadata:
         grant_types=list(dict.fromkeys(grant_types)),
         response_types=["code"],
         client_name=_string(data, "client_name"),
-        scope=check_scope(_string(data, "scope", max_length=1000)),
+        scope=registered_scope(_string(data, "scope", max_length=1000)),
         application_type=application_type,
         extra=extra,
     )

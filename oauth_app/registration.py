@@ -262,7 +262,8 @@ def registration_authenticate(*, client_id: str, authorization: str) -> Client:
 def client_update(*, client: Client, metadata: ClientMetadata, actor: str = "", request=None, **details) -> Client:
     """Replace a client's metadata. The authentication method is fixed at creation (it decides the secret)."""
     if metadata.token_endpoint_auth_method != client.token_endpoint_auth_method:
-        raise RegistrationError("invalid_client_metadata", "token_endpoint_auth_method cannot change; register a new client")
+        raise RegistrationError("invalid_client_metadata",
+                                "token_endpoint_auth_method cannot change; register a new client")
     for name, value in client_fields(metadata).items():
         setattr(client, name, value)
     full_clean(client)
