@@ -329,6 +329,12 @@ class Call:
             "values": values[:COMPLETION_LIMIT], "total": len(values), "hasMore": len(values) > COMPLETION_LIMIT,
         }}
 
+    def subscribe(self, context_class) -> dict:
+        # resources/subscribe and unsubscribe are acknowledged ({}), but a stateless server has no stream
+        # to push notifications/resources/updated on, so the capability stays false (docs/conformance.md).
+        string_param(self.params, "uri", self.request.id)
+        return {}
+
     def set_level(self, context_class) -> dict:
         # Stateless: there is no session to remember the level in. Each streamed call sends every level.
         if self.params.get("level") not in LOG_LEVELS:
@@ -346,5 +352,6 @@ COMMON_METHODS = {
     "prompts/get": Call.prompts_get,
     "completion/complete": Call.complete,
 }
-LEGACY_METHODS = {**COMMON_METHODS, "initialize": Call.initialize, "ping": Call.ping, "logging/setLevel": Call.set_level}
+LEGACY_METHODS = {**COMMON_METHODS, "initialize": Call.initialize, "ping": Call.ping, "logging/setLevel": Call.set_level,
+                  "resources/subscribe": Call.subscribe, "resources/unsubscribe": Call.subscribe}
 MODERN_METHODS = {**COMMON_METHODS, "server/discover": Call.discover}

@@ -1,5 +1,7 @@
 """POST /mcp: one JSON-RPC message in, one answer out (Streamable HTTP, stateless)."""
 
+import secrets
+
 from django.conf import settings
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
@@ -45,7 +47,12 @@ class McpView(APIView):
         call = protocol.Call(message, version, request.user)
         call.authorize()
         streamed = protocol.stream_hooks.respond and protocol.stream_hooks.respond(request, call)
-        return streamed or transport.json_response(call.run(), modern=self.modern)
+        response = streamed or transport.json_response(call.run(), modern=self.modern)
+        if message.method == "initialize":
+            # An id no worker needs to remember (we keep no session state): clients send it back, and
+            # the conformance suite's SSE scenarios need one. DELETE stays 405 (nothing to end).
+            response["Mcp-Session-Id"] = secrets.token_urlsafe(24)
+        return response
 
     def handle_exception(self, exc):
         return transport.error_response(exc, self.request, modern=self.modern)
