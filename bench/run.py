@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from bench.driver import Job, drive  # noqa: E402
+from bench.driver import DriverResult, Job, drive  # noqa: E402
 from mcpsite.client_flow import McpOAuthClient, log_in_and_consent  # noqa: E402
 from tests.support.servers import (  # noqa: E402
     PYTHON, drop_database, free_port, make_deployment, stop_process, wait_for_http,
@@ -79,6 +79,7 @@ class Server:
     master: subprocess.Popen
     scenarios: list[str]
     token: str = ""
+    env: dict = field(default_factory=dict)
     cleanup: list = field(default_factory=list)
 
     @property
@@ -110,6 +111,19 @@ def child_pids(parent: int) -> list[int]:
     return sorted(pids)
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used: unlike req/s, it does not depend on what else
+    the machine is running."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -128,6 +142,7 @@ def start_ours(workdir: Path, dcr_token: str) -> Server:
     master = deployment.start_gunicorn(port, workers=WORKERS, log_path=workdir / "ours.log")
     server = Server("ours", port, master, [*MCP_SCENARIOS, "registration", "authorize", "token: code exchange",
                                            "token: refresh"])
+    server.env = deployment.env
     server.cleanup.append(lambda: drop_database(deployment.database_url))
     return server
 
@@ -199,24 +214,35 @@ def run_token_scenarios(server: Server, setup: OAuthSetup, count: int, concurren
     requests_ = [client.authorization_request() for _ in range(count)]
     authorize_jobs = [Job(r.url.split(server.base_url, 1)[1], None, {"Cookie": cookie}, method="GET")
                       for r in requests_]
-    authorize = drive("127.0.0.1", server.port, authorize_jobs, concurrency, expected_status=302)
-    codes = [client.authorization_code(r, answer.location) for r, answer in zip(requests_, authorize.answers)
-             if answer.status == 302 and "code=" in answer.location]
+    results: dict[str, dict] = {}
+    authorize = drive_measured(server, "authorize", results, authorize_jobs, concurrency, expected_status=302)
+    granted = [(r, client.authorization_code(r, answer.location)) for r, answer in zip(requests_, authorize.answers)
+               if answer.status == 302 and "code=" in answer.location]
     form_headers = {"Authorization": setup.basic_auth, "Content-Type": "application/x-www-form-urlencoded"}
     exchange_jobs = [
         Job("/oauth/token", urlencode({"grant_type": "authorization_code", "code": code,
                                        "redirect_uri": r.redirect_uri, "code_verifier": r.code_verifier,
                                        "resource": r.resource}), form_headers)
-        for r, code in zip(requests_, codes)
+        for r, code in granted
     ]
-    exchange = drive("127.0.0.1", server.port, exchange_jobs, concurrency)
+    exchange = drive_measured(server, "token: code exchange", results, exchange_jobs, concurrency)
     refresh_tokens = [json.loads(a.body)["refresh_token"] for a in exchange.answers if a.status == 200]
     refresh_jobs = [Job("/oauth/token", urlencode({"grant_type": "refresh_token", "refresh_token": token,
                                                    "resource": client.metadata.resource["resource"]}), form_headers)
                     for token in refresh_tokens]
-    refresh = drive("127.0.0.1", server.port, refresh_jobs, concurrency)
-    return {"authorize": authorize.summary(), "token: code exchange": exchange.summary(),
-            "token: refresh": refresh.summary()}
+    drive_measured(server, "token: refresh", results, refresh_jobs, concurrency)
+    return results
+
+
+def drive_measured(server: Server, name: str, results: dict, jobs: list[Job], concurrency: int,
+                   expected_status: int = 200) -> DriverResult:
+    """bench/driver.py on `jobs`; its summary (with CPU per request) goes to results[name]."""
+    pids = [server.master.pid, *server.worker_pids()]
+    before = cpu_seconds(pids)
+    outcome = drive("127.0.0.1", server.port, jobs, concurrency, expected_status)
+    used = cpu_seconds(pids) - before
+    results[name] = {**outcome.summary(), "cpu_ms_per_request": round(used * 1000 / max(1, outcome.requests), 3)}
+    return outcome
 
 
 # --- wrk -----------------------------------------------------------------------------------------
@@ -241,6 +267,17 @@ def run_wrk(url: str, body: str, expect: str, *, token: str = "", status: int = 
         "first_error": raw["first_wrong"],
         "wrk": raw,
     }
+
+
+def with_cpu(server: Server, measure) -> dict:
+    """Runs `measure` (returning a result dict with "requests") and adds the server's CPU time per
+    request, workers and master together."""
+    pids = [server.master.pid, *server.worker_pids()]
+    before = cpu_seconds(pids)
+    result = measure()
+    used = cpu_seconds(pids) - before
+    result["cpu_ms_per_request"] = round(used * 1000 / result["requests"], 3) if result["requests"] else None
+    return result
 
 
 def run_scenario(server: Server, scenario: str, args, setup: OAuthSetup | None, dcr_token: str) -> dict:
@@ -272,6 +309,7 @@ def summarize(runs: list[dict]) -> dict:
             "rps": statistics.median(r["rps"] for r in mine),
             "p50_ms": statistics.median(r["p50_ms"] for r in mine),
             "p99_ms": statistics.median(r["p99_ms"] for r in mine),
+            "cpu_ms_per_request": statistics.median(r["cpu_ms_per_request"] or 0 for r in mine),
             "requests": sum(r["requests"] for r in mine),
             "errors": sum(r["errors"] for r in mine),
         }
@@ -286,14 +324,18 @@ def ratios(summary: dict) -> dict:
             if ours and ref and ref["rps"]:
                 out[f"{scenario}: ours/{reference} req/s"] = round(ours["rps"] / ref["rps"], 2)
                 out[f"{scenario}: ours/{reference} p99"] = round(ours["p99_ms"] / ref["p99_ms"], 2)
+                if ours["cpu_ms_per_request"]:  # > 1: we spend less CPU per request than the reference
+                    out[f"{scenario}: {reference}/ours CPU per request"] = round(
+                        ref["cpu_ms_per_request"] / ours["cpu_ms_per_request"], 2)
     return out
 
 
 def print_table(summary: dict, ratio: dict, memory: dict) -> None:
-    print(f"\n{'server':6} {'scenario':22} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'errors':>7}")
+    print(f"\n{'server':6} {'scenario':22} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/req':>10} "
+          f"{'requests':>9} {'errors':>7}")
     for row in summary.values():
         print(f"{row['server']:6} {row['scenario']:22} {row['rps']:9.1f} {row['p50_ms']:8.2f} {row['p99_ms']:8.2f} "
-              f"{row['requests']:9d} {row['errors']:7d}")
+              f"{row['cpu_ms_per_request']:10.3f} {row['requests']:9d} {row['errors']:7d}")
     print()
     for name, value in ratio.items():
         print(f"{name:40} {value:.2f}")
@@ -341,8 +383,8 @@ def main() -> None:
                 for scenario in server.scenarios:
                     if scenario in ("authorize", "token: code exchange", "token: refresh"):
                         continue
-                    runs.append({"round": round_number, "server": server.name, "scenario": scenario,
-                                 **run_scenario(server, scenario, args, setup, dcr_token)})
+                    result = with_cpu(server, lambda: run_scenario(server, scenario, args, setup, dcr_token))
+                    runs.append({"round": round_number, "server": server.name, "scenario": scenario, **result})
                     report(runs[-1])
         after = {s.name: [rss_mb(pid) for pid in s.worker_pids()] for s in servers}
         memory = {
@@ -368,7 +410,8 @@ def main() -> None:
 def report(run: dict) -> None:
     note = f"  first error: {run['first_error'][:160]}" if run.get("errors") else ""
     print(f"round {run['round']} {run['server']:5} {run['scenario']:22} {run['rps']:9.1f} req/s  "
-          f"p50 {run['p50_ms']:6.2f} ms  p99 {run['p99_ms']:6.2f} ms  errors {run['errors']}{note}", flush=True)
+          f"p50 {run['p50_ms']:6.2f} ms  p99 {run['p99_ms']:6.2f} ms  CPU {run['cpu_ms_per_request']} ms/req  "
+          f"errors {run['errors']}{note}", flush=True)
 
 
 if __name__ == "__main__":

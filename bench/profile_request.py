@@ -1,0 +1,71 @@
+"""Where the CPU of one request goes: cProfile of the Django application, in process, on the real
+PostgreSQL + Redis, with a token obtained through the OAuth flow of a running gunicorn.
+
+    .venv/bin/python bench/profile_request.py [--requests 2000] [--scenario "tools/call echo"] [--top 30]
+
+Prints the time per request without the profiler (wall and CPU, one process, no HTTP server or
+network), then the functions that take the most time with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.run import MCP_SCENARIOS, authorize_client, start_ours  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--scenario", default="tools/call echo", choices=list(MCP_SCENARIOS))
+    parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--sort", default="tottime", choices=["tottime", "cumulative"])
+    args = parser.parse_args()
+
+    dcr_token = f"bench-dcr-{uuid.uuid4().hex}"
+    server = start_ours(Path(tempfile.mkdtemp(prefix="mcp-profile-")), dcr_token)
+    try:
+        authorize_client(server, dcr_token)
+        os.environ.update(server.env)  # the same database, Redis prefix and JWT secret as the server
+        import django
+
+        os.environ["DJANGO_SETTINGS_MODULE"] = "mcpsite.settings"
+        django.setup()
+        from django.test import Client
+
+        body, expect = MCP_SCENARIOS[args.scenario]
+        http = Client(HTTP_HOST=f"127.0.0.1:{server.port}", HTTP_AUTHORIZATION=f"Bearer {server.token}", HTTP_ACCEPT="application/json, text/event-stream",
+                      HTTP_MCP_PROTOCOL_VERSION="2025-06-18")
+
+        def send(n: int) -> None:
+            for _ in range(n):
+                response = http.post("/mcp", body, content_type="application/json")
+                assert response.status_code == 200 and expect in response.content.decode(), response.content
+
+        send(200)  # warm-up
+        wall, cpu = time.perf_counter(), time.process_time()
+        send(args.requests)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        # Results on stderr: stdout carries the application's request log, as under gunicorn.
+        print(f"{args.scenario}: {wall / args.requests * 1e6:.0f} µs wall, {cpu / args.requests * 1e6:.0f} µs CPU "
+              "per request (in process: Django test client, no HTTP server)", file=sys.stderr)
+        profiler = cProfile.Profile()
+        profiler.runcall(send, args.requests)
+        pstats.Stats(profiler, stream=sys.stderr).strip_dirs().sort_stats(args.sort).print_stats(args.top)
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
