@@ -22,10 +22,12 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 from django.conf import settings
-from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from oauthlib.oauth2.rfc6749 import errors
-from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
+from oauth2_provider.models import (
+    get_access_token_model, get_grant_model, get_refresh_token_model, refresh_token_expire_timedelta,
+)
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
 from oauth_app import audit, tokens
@@ -180,16 +182,33 @@ class Validator(OAuth2Validator):
 
     # --- Refresh tokens ------------------------------------------------------------------------
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
-        """DOT revokes the family of a replayed (already rotated or revoked) token; we audit it."""
-        valid = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
-        if not valid and RefreshToken.objects.filter(
-            token_checksum=digest(refresh_token), revoked__isnull=False
-        ).exists():
+        """DOT's rules in two queries (DOT's own version loads the user and the client lazily):
+        a revoked or already rotated token is a replay and revokes its whole family (RFC 9700
+        section 4.14.2; we run without DOT's grace period); a live one needs its access token and
+        must not be older than REFRESH_TOKEN_LIFETIME past that token."""
+        rt = (
+            RefreshToken.objects.select_related("access_token", "user")
+            .filter(token_checksum=digest(refresh_token))
+            .order_by(F("revoked").desc(nulls_first=True))
+            .first()
+        )
+        if rt is None:
+            return False
+        if rt.revoked is not None:
+            if rt.token_family:
+                RefreshToken.revoke_family(rt.token_family)
             audit.record(
                 AuditEvent.Kind.TOKEN_REPLAY_DETECTED, client_id=client.client_id, request=audit_request(request),
-                grant_type="refresh_token",
+                grant_type="refresh_token", token_family=str(rt.token_family or ""),
             )
-        return valid
+            return False
+        lifetime = refresh_token_expire_timedelta()
+        if rt.access_token is None or (lifetime and rt.access_token.expires + lifetime <= timezone.now()):
+            return False
+        request.user = rt.user
+        request.refresh_token = refresh_token
+        request.refresh_token_instance = rt
+        return rt.application_id == client.pk
 
     # --- Issuance ------------------------------------------------------------------------------
     def _check_and_set_request_resource(self, request):

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 
 from oauth_app.models import Client, TokenEndpointAuthMethod
 
@@ -22,7 +23,8 @@ BASIC_SECRET = "basic-secret-" + "y" * 40
 
 @pytest.fixture
 def alice(db):
-    return get_user_model().objects.create_user("alice", password=ALICE_PASSWORD)
+    # The fast hasher keeps the suite quick (PBKDF2 costs ~0.7 s per user here); login still checks it.
+    return get_user_model().objects.create(username="alice", password=make_password(ALICE_PASSWORD, hasher="machine_secret"))
 
 
 @pytest.fixture
