@@ -12,6 +12,7 @@ from django.http import HttpResponse
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
+from mcpsite.ratelimit import NO_IDENTITY, bearer_identity
 from oauth_app.tokens import InvalidToken, verify_access_token
 
 logger = logging.getLogger(__name__)
@@ -24,11 +25,16 @@ class BearerTokenAuthentication(BaseAuthentication):
         scheme, _, raw_token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
         if scheme.lower() != "bearer":
             return None  # no bearer credentials at all: the view decides whether the method needs them
-        try:
-            identity = verify_access_token(raw_token.strip())
-        except InvalidToken as exc:
-            logger.info("bearer token refused: %s", exc)  # the reason, never the token
-            raise AuthenticationFailed("invalid_token") from None
+        # The rate-limit middleware verified it in the same Redis round trip as its counter (mcpsite.ratelimit).
+        identity = bearer_identity(request, raw_token.strip())
+        if identity is NO_IDENTITY:
+            try:
+                identity = verify_access_token(raw_token.strip())
+            except InvalidToken as exc:
+                logger.info("bearer token refused: %s", exc)  # the reason, never the token
+                identity = None
+        if identity is None:
+            raise AuthenticationFailed("invalid_token")
         return identity, None
 
     def authenticate_header(self, request):

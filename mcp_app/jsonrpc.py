@@ -73,7 +73,7 @@ def parse_message(body: bytes) -> Message:
     """Decode one JSON-RPC message (the body is parsed exactly once)."""
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: hostile nesting depth
         raise JsonRpcError(PARSE_ERROR, "Parse error: the body is not valid JSON") from None
     if isinstance(data, list):
         raise JsonRpcError(INVALID_REQUEST, "Invalid Request: batches are not supported, send one message per POST")

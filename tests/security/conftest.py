@@ -112,3 +112,39 @@ def issue_initial_access_token(name="servicenow", *, expires_at=None, max_uses=N
         uses=uses, revoked_at=timezone.now() if revoked else None,
     )
     return raw
+
+
+def pkce_pair() -> tuple[str, str]:
+    import base64
+    import hashlib
+
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+def make_grant(client: Client, user, *, redirect_uri=REDIRECT_URI, expires_in=600, method="S256",
+               challenge=None) -> tuple[str, str]:
+    """An authorization code as the authorize endpoint stores it (its digest); returns (code, PKCE verifier)."""
+    from oauth_app.validators import digest
+
+    verifier, computed = pkce_pair()
+    code = secrets.token_urlsafe(30)
+    Grant.objects.create(
+        user=user, application=client, code=digest(code), redirect_uri=redirect_uri, scope="mcp:tools",
+        expires=timezone.now() + timedelta(seconds=expires_in),
+        code_challenge=computed if challenge is None else challenge, code_challenge_method=method,
+    )
+    return code, verifier
+
+
+def token_request(http, data: dict, **headers):
+    """POST /oauth/token as a client sends it (form-encoded)."""
+    from urllib.parse import urlencode
+
+    return http.post("/oauth/token", urlencode(data), content_type="application/x-www-form-urlencoded", **headers)
+
+
+def exchange(http, client: Client, code: str, verifier: str, **extra):
+    return token_request(http, {"grant_type": "authorization_code", "code": code, "code_verifier": verifier,
+                                "redirect_uri": REDIRECT_URI, "client_id": client.client_id, **extra})
