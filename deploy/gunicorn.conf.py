@@ -61,7 +61,8 @@ access_log_format = json.dumps(
 
 # In production (or with LOG_FORMAT=json, as the settings decide) gunicorn's own messages are JSON lines
 # on stdout too, so every line of the service's output parses.
-if os.environ.get("LOG_FORMAT", "json" if os.environ.get("ENVIRONMENT", "").lower() == "production" else "text") == "json":
+in_production = os.environ.get("ENVIRONMENT", "").strip().lower() == "production"
+if os.environ.get("LOG_FORMAT", "").strip() == "json" or (in_production and not os.environ.get("LOG_FORMAT")):
     logconfig_dict = {
         "version": 1,
         "disable_existing_loggers": False,
