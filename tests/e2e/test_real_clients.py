@@ -47,7 +47,7 @@ def test_inspector_cli_lists_the_tools_with_a_bearer_token(mcp_url, token, tmp_p
     run = inspector(mcp_url, tmp_path, "--method", "tools/list", token=token)
 
     assert run.returncode == 0, run.stdout + run.stderr
-    tools = {tool["name"]: tool for tool in json.loads(run.stdout)["tools"]}
+    tools = {tool["name"]: tool for tool in json.loads(run.stdout)["result"]["tools"]}
     assert {"echo", "whoami"} <= set(tools)
     assert tools["echo"]["inputSchema"]["properties"]["message"]["type"] == "string"
 
@@ -57,7 +57,7 @@ def test_inspector_cli_calls_echo_with_a_bearer_token(mcp_url, token, tmp_path):
                     "--tool-arg", "message=hello from the inspector", token=token)
 
     assert run.returncode == 0, run.stdout + run.stderr
-    result = json.loads(run.stdout)
+    result = json.loads(run.stdout)["result"]
     assert result.get("isError") in (None, False)
     assert result["content"][0]["text"] == "Echo: hello from the inspector"
 
@@ -66,7 +66,9 @@ def test_inspector_cli_without_a_token_is_refused(mcp_url, tmp_path):
     run = inspector(mcp_url, tmp_path, "--method", "tools/list")
 
     assert run.returncode != 0
-    assert "401" in run.stdout + run.stderr or "nauthorized" in run.stdout + run.stderr
+    error = json.loads(run.stderr.strip().splitlines()[-1])["error"]
+    assert error["code"] == "auth_required"
+    assert "invalid_token" in error["message"]
 
 
 def test_sdk_client_initializes_lists_and_calls_echo_with_a_bearer_token(mcp_url, token):
