@@ -225,7 +225,7 @@ def json_body(body: bytes):
         raise invalid_metadata(f"the request body must be at most {MAX_METADATA_BYTES} bytes")
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: hostile nesting depth
         raise invalid_metadata("the request body must be valid JSON") from None
 
 
