@@ -30,7 +30,7 @@ def base_url(deployment) -> str:
     return deployment.base_url
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def issue_dcr_token(deployment):
     """Issues an initial access token with `manage.py issue_dcr_token`, which prints it alone on its last line."""
     def issue(name: str = "e2e", *options: str) -> str:

@@ -38,7 +38,14 @@ def paths(trace: list) -> list[tuple[str, str, int]]:
     return [(method, "/" + url.split("/", 3)[3], status) for method, url, status in trace]
 
 
-def register_confidential_servicenow_client(deployment) -> ClientCredentials:
+@pytest.fixture(scope="module")
+def dcr_token(issue_dcr_token) -> str:
+    return issue_dcr_token("sdk-oauth")
+
+
+@pytest.fixture(scope="module")
+def servicenow_client(deployment) -> ClientCredentials:
+    """A confidential client registered by the operator with client_secret_post, as for a ServiceNow instance."""
     output = deployment.manage("register_client", "--name", "ServiceNow acme", "--confidential",
                                "--redirect-uri", SERVICENOW_REDIRECT, "--auth-method", "client_secret_post").stdout
     printed = dict(line.split(": ", 1) for line in output.splitlines() if line.startswith("client_"))
@@ -47,11 +54,11 @@ def register_confidential_servicenow_client(deployment) -> ClientCredentials:
 
 
 @pytest.fixture
-def signed_in(deployment, issue_dcr_token) -> McpOAuthClient:
+def signed_in(deployment, dcr_token) -> McpOAuthClient:
     """A public client registered with an initial access token, holding alice's first tokens."""
     client = McpOAuthClient(f"{deployment.base_url}/mcp")
     client.discover()
-    client.register(redirect_uri=LOOPBACK_REDIRECT, initial_access_token=issue_dcr_token())
+    client.register(redirect_uri=LOOPBACK_REDIRECT, initial_access_token=dcr_token)
     request = client.authorization_request()
     client.finish_authorization(request, log_in_and_consent(request.url, LOOPBACK_REDIRECT, TEST_USERNAME,
                                                             TEST_PASSWORD))
@@ -64,8 +71,8 @@ def mcp_status(client: McpOAuthClient, access_token: str) -> int:
 
 
 def test_sdk_client_goes_from_a_401_through_discovery_registration_login_and_consent_to_a_tool_result(
-        deployment, issue_dcr_token):
-    event = run_sdk_client(deployment, LOOPBACK_REDIRECT, "--initial-access-token", issue_dcr_token("sdk"))
+        deployment, dcr_token):
+    event = run_sdk_client(deployment, LOOPBACK_REDIRECT, "--initial-access-token", dcr_token)
 
     assert event["event"] == "result", event
     assert event["result"]["isError"] is False
@@ -93,8 +100,9 @@ def test_sdk_client_registration_without_the_initial_access_token_is_refused_wit
     assert not [step for step in steps if step[1] == "/oauth/token"]
 
 
-def test_sdk_client_with_a_preregistered_confidential_client_using_client_secret_post_servicenow_shape(deployment):
-    client = register_confidential_servicenow_client(deployment)
+def test_sdk_client_with_a_preregistered_confidential_client_using_client_secret_post_servicenow_shape(
+        deployment, servicenow_client):
+    client = servicenow_client
     registered = {"client_id": client.client_id, "client_secret": client.client_secret,
                   "token_endpoint_auth_method": "client_secret_post", "redirect_uris": [SERVICENOW_REDIRECT],
                   "grant_types": ["authorization_code", "refresh_token"]}
@@ -109,8 +117,8 @@ def test_sdk_client_with_a_preregistered_confidential_client_using_client_secret
     assert ("POST", "/oauth/token", 200) in steps
 
 
-def test_confidential_client_with_a_wrong_secret_gets_401_invalid_client(deployment):
-    credentials = register_confidential_servicenow_client(deployment)
+def test_confidential_client_with_a_wrong_secret_gets_401_invalid_client(deployment, servicenow_client):
+    credentials = servicenow_client
     client = McpOAuthClient(f"{deployment.base_url}/mcp")
     client.discover()
     client.use_client(ClientCredentials(credentials.client_id, "wrong-secret", "client_secret_post",
@@ -123,10 +131,11 @@ def test_confidential_client_with_a_wrong_secret_gets_401_invalid_client(deploym
     assert response.headers.get("WWW-Authenticate")
 
 
-def test_confidential_client_refreshes_with_client_secret_post(deployment):
-    client = McpOAuthClient(f"{deployment.base_url}/mcp")
+def test_servicenow_shaped_client_signs_in_refreshes_with_client_secret_post_and_calls_with_accept_json_only(
+        deployment, servicenow_client):
+    client = McpOAuthClient(f"{deployment.base_url}/mcp", accept="application/json")
     client.discover()
-    client.use_client(register_confidential_servicenow_client(deployment))
+    client.use_client(servicenow_client)
     request = client.authorization_request()
     client.finish_authorization(request, log_in_and_consent(request.url, SERVICENOW_REDIRECT, TEST_USERNAME,
                                                             TEST_PASSWORD))
@@ -161,10 +170,10 @@ def test_refresh_token_replay_is_refused_and_revokes_the_family(signed_in):
     assert mcp_status(signed_in, second.access_token) == 401
 
 
-def test_authorization_code_replay_is_refused_and_what_it_issued_is_revoked(deployment, issue_dcr_token):
+def test_authorization_code_replay_is_refused_and_what_it_issued_is_revoked(deployment, dcr_token):
     client = McpOAuthClient(f"{deployment.base_url}/mcp")
     client.discover()
-    client.register(redirect_uri=LOOPBACK_REDIRECT, initial_access_token=issue_dcr_token())
+    client.register(redirect_uri=LOOPBACK_REDIRECT, initial_access_token=dcr_token)
     request = client.authorization_request()
     code = client.authorization_code(request, log_in_and_consent(request.url, LOOPBACK_REDIRECT, TEST_USERNAME,
                                                                  TEST_PASSWORD))

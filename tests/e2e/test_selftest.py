@@ -12,12 +12,17 @@ STEPS = ["metadata", "registration", "authorization", "token", "tools/list", "to
 pytestmark = pytest.mark.e2e
 
 
+@pytest.fixture(scope="module")
+def dcr_token(issue_dcr_token) -> str:
+    return issue_dcr_token("selftest")
+
+
 def selftest(deployment, *args):
     return deployment.manage("mcp_selftest", f"{deployment.base_url}/mcp", *args, check=False)
 
 
-def test_selftest_passes_every_step_and_exits_0_with_a_test_account(deployment, issue_dcr_token):
-    result = selftest(deployment, "--dcr-token", issue_dcr_token(), "--username", TEST_USERNAME,
+def test_selftest_passes_every_step_and_exits_0_with_a_test_account(deployment, dcr_token):
+    result = selftest(deployment, "--dcr-token", dcr_token, "--username", TEST_USERNAME,
                       "--password", TEST_PASSWORD)
 
     assert result.returncode == 0, result.stdout + result.stderr
@@ -37,8 +42,8 @@ def test_selftest_with_a_wrong_dcr_token_fails_registration_skips_the_rest_and_e
     assert "Summary: 1/9 passed, 1 failed, 7 skipped" in result.stderr
 
 
-def test_selftest_with_a_wrong_password_fails_at_authorization(deployment, issue_dcr_token):
-    result = selftest(deployment, "--dcr-token", issue_dcr_token(), "--username", TEST_USERNAME,
+def test_selftest_with_a_wrong_password_fails_at_authorization(deployment, dcr_token):
+    result = selftest(deployment, "--dcr-token", dcr_token, "--username", TEST_USERNAME,
                       "--password", "wrong-password")
 
     assert result.returncode == 1
@@ -46,9 +51,9 @@ def test_selftest_with_a_wrong_password_fails_at_authorization(deployment, issue
 
 
 def test_selftest_without_credentials_prints_the_url_for_a_person_and_takes_the_pasted_redirect(
-        deployment, issue_dcr_token):
+        deployment, dcr_token):
     run = LineProcess([PYTHON, "manage.py", "mcp_selftest", f"{deployment.base_url}/mcp",
-                       "--dcr-token", issue_dcr_token()], cwd=ROOT, env=deployment.env)
+                       "--dcr-token", dcr_token], cwd=ROOT, env=deployment.env)
     try:
         url = run.expect(lambda line: line.strip().startswith(f"{deployment.base_url}/oauth/authorize?")).strip()
         # The test is the person at the browser.
