@@ -86,8 +86,10 @@ class Validator(OAuth2Validator):
         used_post = getattr(request, "client_secret", None) is not None
         if used_basic and used_post:
             return self._client_auth_failed(request, "more than one authentication method")
-        method = TokenEndpointAuthMethod.CLIENT_SECRET_BASIC if used_basic else TokenEndpointAuthMethod.CLIENT_SECRET_POST
-        authenticated = self._authenticate_basic_auth(request) if used_basic else self._authenticate_request_body(request)
+        if used_basic:
+            method, authenticated = TokenEndpointAuthMethod.CLIENT_SECRET_BASIC, self._authenticate_basic_auth(request)
+        else:
+            method, authenticated = TokenEndpointAuthMethod.CLIENT_SECRET_POST, self._authenticate_request_body(request)
         if not authenticated:
             return self._client_auth_failed(request, "unknown client, disabled client or wrong secret")
         if request.client.token_endpoint_auth_method != method:
@@ -216,7 +218,10 @@ class Validator(OAuth2Validator):
         for value in requested_resources(request):
             if canonical_resource(value) is None:
                 raise invalid_target(value, request)
-        granted = request._grant.resource if request.grant_type == "authorization_code" else request.refresh_token_instance.resource
+        if request.grant_type == "authorization_code":
+            granted = request._grant.resource
+        else:
+            granted = request.refresh_token_instance.resource
         for value in granted or []:
             if canonical_resource(value) is None:  # bound to a resource this server no longer serves
                 raise invalid_target(value, request)
@@ -256,7 +261,9 @@ class Validator(OAuth2Validator):
     def _retire(self, refresh_token, request):
         """Rotation: claim the old refresh token (one conditional UPDATE) and end its access token."""
         now = timezone.now()
-        claimed = RefreshToken.objects.filter(pk=refresh_token.pk, revoked__isnull=True).update(revoked=now, updated=now)
+        claimed = RefreshToken.objects.filter(pk=refresh_token.pk, revoked__isnull=True).update(
+            revoked=now, updated=now
+        )
         if not claimed:  # a concurrent request rotated it first
             raise errors.InvalidGrantError(request=request)
         old_access = refresh_token.access_token

@@ -67,7 +67,10 @@ class AuthorizationView(dot.AuthorizationView):
 
     def render_to_response(self, context, **response_kwargs):
         application, form = context.get("application"), context.get("form")
-        if application and form and consent.has_consent(user=self.request.user, client=application, scopes=context["scopes"]):
+        remembered = application and form and consent.has_consent(
+            user=self.request.user, client=application, scopes=context["scopes"]
+        )
+        if remembered:
             approved = self.get_form_class()(data={**form.initial, "allow": True})
             if approved.is_valid():
                 return self.form_valid(approved)

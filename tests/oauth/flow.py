@@ -24,7 +24,8 @@ BASIC_SECRET = "basic-secret-" + "y" * 40
 @pytest.fixture
 def alice(db):
     # The fast hasher keeps the suite quick (PBKDF2 costs ~0.7 s per user here); login still checks it.
-    return get_user_model().objects.create(username="alice", password=make_password(ALICE_PASSWORD, hasher="machine_secret"))
+    password = make_password(ALICE_PASSWORD, hasher="machine_secret")
+    return get_user_model().objects.create(username="alice", password=password)
 
 
 @pytest.fixture

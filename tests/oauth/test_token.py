@@ -102,9 +102,9 @@ def test_a_wrong_secret_is_401_invalid_client_and_audited(browser, servicenow):
 def test_a_client_registered_for_post_cannot_authenticate_with_basic(browser, servicenow):
     code, verifier, params = get_code(browser, servicenow)
     basic = base64.b64encode(f"{servicenow.client_id}:{SERVICENOW_SECRET}".encode()).decode()
-    response = browser.post("/oauth/token", {"grant_type": "authorization_code", "code": code, "code_verifier": verifier,
-                                             "redirect_uri": params["redirect_uri"]},
-                            HTTP_AUTHORIZATION=f"Basic {basic}")
+    fields = {"grant_type": "authorization_code", "code": code, "code_verifier": verifier,
+              "redirect_uri": params["redirect_uri"]}
+    response = browser.post("/oauth/token", fields, HTTP_AUTHORIZATION=f"Basic {basic}")
     assert_invalid_client(response)
 
 
@@ -124,8 +124,9 @@ def test_two_authentication_methods_at_once_are_refused(browser, basic_client):
 
 def test_a_confidential_client_without_its_secret_is_refused(browser, servicenow):
     code, verifier, params = get_code(browser, servicenow)
-    response = browser.post("/oauth/token", {"grant_type": "authorization_code", "code": code, "code_verifier": verifier,
-                                             "redirect_uri": params["redirect_uri"], "client_id": servicenow.client_id})
+    response = browser.post("/oauth/token", {"grant_type": "authorization_code", "code": code,
+                                             "code_verifier": verifier, "redirect_uri": params["redirect_uri"],
+                                             "client_id": servicenow.client_id})
     assert_invalid_client(response)
 
 
