@@ -13,13 +13,15 @@ from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce, Now
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
-from oauth2_provider.models import get_access_token_model
+from oauth2_provider.admin import AccessTokenAdmin, RefreshTokenAdmin
+from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
-from oauth_app import registration
+from oauth_app import audit, registration
 from oauth_app.models import AuditEvent, Client, InitialAccessToken, RegistrationPolicy
 from oauth_app.policies import RegistrationError, client_metadata_from_dict
 
 AccessToken = get_access_token_model()
+RefreshToken = get_refresh_token_model()
 
 # django-oauth-toolkit registers its own Application admin for our swapped model; ours replaces it.
 if admin.site.is_registered(Client):
@@ -235,3 +237,23 @@ class AuditEventAdmin(admin.ModelAdmin):
     @admin.display(description="details")
     def details_display(self, obj):
         return format_html("<pre>{}</pre>", json.dumps(obj.details, indent=2, sort_keys=True))
+
+
+class AuditedRevokeMixin:
+    """django-oauth-toolkit's token admins (masked values, revoke instead of delete), with the revoke action
+    recorded in the audit log."""
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke_tokens(self, request, queryset):
+        tokens = list(queryset.select_related("application"))
+        super().revoke_tokens(request, queryset)
+        for token in tokens:
+            client_id = token.application.client_id if token.application else ""
+            audit.record(AuditEvent.Kind.ADMIN_ACTION, client_id=client_id, actor=actor(request), request=request,
+                         action=f"revoke_{self.model._meta.model_name}", token_id=token.pk)
+
+
+for model, base in ((AccessToken, AccessTokenAdmin), (RefreshToken, RefreshTokenAdmin)):
+    if admin.site.is_registered(model):
+        admin.site.unregister(model)
+    admin.site.register(model, type(base.__name__, (AuditedRevokeMixin, base), {}))

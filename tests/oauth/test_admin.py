@@ -71,6 +71,16 @@ def test_revoke_all_tokens_action_makes_the_tokens_fail_at_once(admin_client, se
     assert admin_events("admin_action").get().details["action"] == "revoke_tokens"
 
 
+def test_revoking_one_access_token_in_its_admin_is_audited_and_takes_effect(admin_client, servicenow_client, alice):
+    raw = issue_access_token(servicenow_client, alice)
+    tokens.verify_access_token(raw)
+    run_action(admin_client, "/admin/oauth2_provider/accesstoken/", "revoke_tokens",
+               [AccessToken.objects.get(application=servicenow_client)])
+    with pytest.raises(tokens.InvalidToken):
+        tokens.verify_access_token(raw)
+    assert admin_events("admin_action").get().details["action"] == "revoke_accesstoken"
+
+
 def test_disable_action_stops_tokens_at_once_and_enable_restores_the_client(admin_client, servicenow_client, alice):
     raw = issue_access_token(servicenow_client, alice)
     tokens.verify_access_token(raw)
