@@ -19,7 +19,7 @@ import yaml
 
 from tests.e2e.clients.bearer_proxy import BearerProxy
 from tests.e2e.conftest import TEST_PASSWORD, TEST_USERNAME
-from tests.e2e.official_tools import CONFORMANCE, access_token, node_environment, require
+from tests.e2e.official_tools import CLIENTS, CONFORMANCE, SDK_PYTHON, access_token, node_environment, require
 from tests.support.servers import ROOT, drop_database, free_port, make_deployment
 
 pytestmark = pytest.mark.e2e
@@ -164,3 +164,31 @@ def test_a_tool_that_sends_nothing_is_answered_as_json_even_to_a_client_that_acc
 
     assert response.headers["Content-Type"].startswith("application/json")
     assert response.json()["result"]["content"][0]["text"] == "This is a simple text response for testing."
+
+
+def sdk_call(deployment, tool: str, arguments: dict) -> dict:
+    """The official Python SDK client's tools/call step (it answers sampling and elicitation requests and
+    records the notifications it receives)."""
+    run = subprocess.run(
+        [require(SDK_PYTHON), str(CLIENTS / "sdk_client.py"), deployment.mcp_url, "--tool", tool,
+         "--args", json.dumps(arguments)],
+        cwd=ROOT, env={"PATH": "/usr/bin:/bin", "MCP_TOKEN": deployment.token}, capture_output=True, text=True,
+        timeout=90)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return json.loads(run.stdout.splitlines()[-1])
+
+
+def test_the_python_sdk_client_answers_an_elicitation_sent_during_a_call(suite_target):
+    called = sdk_call(suite_target, "test_elicitation", {"message": "Who are you?"})
+
+    assert called["result"]["content"][0]["text"] == (
+        'User response: action=accept, content={"username": "sdk-user", "email": "sdk@example.com"}')
+
+
+def test_the_python_sdk_client_receives_the_log_and_progress_notifications_of_a_call(suite_target):
+    logged = sdk_call(suite_target, "test_tool_with_logging", {})
+    progressed = sdk_call(suite_target, "test_tool_with_progress", {})
+
+    assert [note["data"] for note in logged["notifications"]] == [
+        "Tool execution started", "Tool processing data", "Tool execution completed"]
+    assert [note["progress"] for note in progressed["notifications"]] == [0, 50, 100]
