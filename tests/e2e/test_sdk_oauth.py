@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from mcpsite.client_flow import ClientCredentials, McpOAuthClient, log_in_and_consent, tool_text
+from mcpsite.client_flow import ClientCredentials, FlowError, McpOAuthClient, log_in_and_consent, tool_text
 from tests.e2e.conftest import TEST_PASSWORD, TEST_USERNAME
 from tests.support.line_process import LineProcess
 from tests.support.servers import ROOT
@@ -212,3 +212,16 @@ def test_revoked_refresh_token_can_no_longer_be_used(signed_in):
 def test_revocation_of_an_unknown_token_answers_200(signed_in):
     # RFC 7009 section 2.2: invalid tokens do not cause an error response.
     signed_in.revoke("not-a-token-this-server-issued", "access_token")
+
+
+def test_refused_consent_redirects_with_access_denied_and_the_same_state(deployment, dcr_token):
+    client = McpOAuthClient(f"{deployment.base_url}/mcp")
+    client.discover()
+    client.register(redirect_uri=LOOPBACK_REDIRECT, initial_access_token=dcr_token)  # new: no consent remembered
+    request = client.authorization_request()
+
+    redirected = log_in_and_consent(request.url, LOOPBACK_REDIRECT, TEST_USERNAME, TEST_PASSWORD, approve=False)
+
+    assert "error=access_denied" in redirected and f"state={request.state}" in redirected
+    with pytest.raises(FlowError, match="access_denied"):
+        client.authorization_code(request, redirected)
