@@ -361,5 +361,8 @@ LOGGING = {
         # Our request log replaces Django's: one line per request, with the request id.
         "django.server": {"level": "WARNING"},
         "django.request": {"level": "ERROR"},
+        # oauthlib's DEBUG lines print codes and tokens: never below INFO, whatever LOG_LEVEL says.
+        "oauthlib": {"level": "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL},
+        "oauth2_provider": {"level": "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL},
     },
 }
