@@ -98,8 +98,12 @@ class Tokens:
 def pkce_pair() -> tuple[str, str]:
     """A code verifier (RFC 7636: 43-128 unreserved characters) and its S256 challenge."""
     verifier = secrets.token_urlsafe(64)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    return verifier, challenge
+    return verifier, s256_challenge(verifier)
+
+
+def s256_challenge(verifier: str) -> str:
+    """BASE64URL(SHA256(verifier)) without padding (RFC 7636 section 4.2)."""
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
 
 
 def parse_bearer_challenge(header: str) -> dict[str, str]:
