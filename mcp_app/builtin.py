@@ -87,7 +87,11 @@ def server_info() -> str:
 STYLES = ["brief", "detailed"]
 
 
-@prompt(title="Summarize notes", completions={"style": lambda value, arguments: [s for s in STYLES if s.startswith(value)]})
+def complete_style(value: str, arguments: dict) -> list[str]:
+    return [style for style in STYLES if style.startswith(value)]
+
+
+@prompt(title="Summarize notes", completions={"style": complete_style})
 def summarize_notes(
     topic: Annotated[str, Field(description="What the notes should be about")],
     style: Annotated[str, Field(description="brief or detailed")] = "brief",

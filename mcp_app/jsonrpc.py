@@ -99,7 +99,9 @@ def parse_message(body: bytes) -> Message:
         error = data.get("error")
         if error is None or isinstance(error, dict):
             return Response(message_id, data.get("result"), error)
-    raise JsonRpcError(INVALID_REQUEST, "Invalid Request: not a JSON-RPC request, notification or response", id=reply_id)
+    raise JsonRpcError(
+        INVALID_REQUEST, "Invalid Request: not a JSON-RPC request, notification or response", id=reply_id
+    )
 
 
 def result_message(request_id: RequestId, result: dict) -> dict:

@@ -352,6 +352,12 @@ COMMON_METHODS = {
     "prompts/get": Call.prompts_get,
     "completion/complete": Call.complete,
 }
-LEGACY_METHODS = {**COMMON_METHODS, "initialize": Call.initialize, "ping": Call.ping, "logging/setLevel": Call.set_level,
-                  "resources/subscribe": Call.subscribe, "resources/unsubscribe": Call.subscribe}
+LEGACY_METHODS = {
+    **COMMON_METHODS,
+    "initialize": Call.initialize,
+    "ping": Call.ping,
+    "logging/setLevel": Call.set_level,
+    "resources/subscribe": Call.subscribe,
+    "resources/unsubscribe": Call.subscribe,
+}
 MODERN_METHODS = {**COMMON_METHODS, "server/discover": Call.discover}

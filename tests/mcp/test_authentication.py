@@ -40,7 +40,8 @@ def test_a_request_without_a_token_gets_401_with_the_resource_metadata_challenge
     forged(exp=int(time.time()) - 10),
     forged(aud="https://other.example/mcp"),
     forged(iss="https://other.example"),
-    jwt.encode({"iss": "http://localhost:8080", "aud": "http://localhost:8080/mcp"}, "a-wrong-secret-of-thirty-two-bytes-or-more", algorithm="HS256"),
+    jwt.encode({"iss": "http://localhost:8080", "aud": "http://localhost:8080/mcp"},
+               "a-wrong-secret-of-thirty-two-bytes-or-more", algorithm="HS256"),
 ])
 def test_an_invalid_token_gets_401_with_error_invalid_token(client, db, bad_token):
     response = Mcp(client, bad_token).request("tools/list")
@@ -111,28 +112,34 @@ def test_a_disabled_clients_tokens_are_refused_on_the_next_request(mcp, servicen
     assert mcp.request("tools/list").status_code == 401
 
 
-class RedisCommands:
-    """Counts the commands redis-py sends (each is one round trip: we use no pipelines on this path)."""
+class RedisRoundTrips:
+    """Counts what redis-py sends: each command outside a pipeline, and each pipeline, is one round trip."""
 
     def __init__(self, monkeypatch):
-        self.commands = []
-        original = redis.Redis.execute_command
+        self.trips = []
+        command, pipeline = redis.Redis.execute_command, redis.client.Pipeline.execute
 
-        def counting(client, *args, **options):
-            self.commands.append(args[0])
-            return original(client, *args, **options)
+        def counting_command(client, *args, **options):
+            self.trips.append(args[0])
+            return command(client, *args, **options)
 
-        monkeypatch.setattr(redis.Redis, "execute_command", counting)
+        def counting_pipeline(pipe, *args, **options):
+            self.trips.append("pipeline: " + " ".join(str(queued[0][0]) for queued in pipe.command_stack))
+            return pipeline(pipe, *args, **options)
+
+        monkeypatch.setattr(redis.Redis, "execute_command", counting_command)
+        monkeypatch.setattr(redis.client.Pipeline, "execute", counting_pipeline)
 
 
 @pytest.mark.skipif(not django_settings.CACHE_IS_SHARED, reason="the revocation cache needs Redis (make test uses it)")
 def test_an_authenticated_tools_call_does_no_sql_and_one_redis_round_trip(mcp, monkeypatch, django_assert_num_queries):
     assert mcp.call_tool("echo", {"message": "warm"})  # first use: the token's row is read once, then cached
-    redis_commands = RedisCommands(monkeypatch)
+    redis = RedisRoundTrips(monkeypatch)
     with django_assert_num_queries(0):
         result = mcp.call_tool("echo", {"message": "hot"})
     assert result["content"] == [{"type": "text", "text": "Echo: hot"}]
-    assert redis_commands.commands == ["GET"]
+    assert len(redis.trips) == 1, redis.trips  # the rate-limit counter and the token's allow-list entry
+    assert "GET" in redis.trips[0]
 
 
 @pytest.mark.skipif(not django_settings.CACHE_IS_SHARED, reason="the revocation cache needs Redis (make test uses it)")

@@ -33,7 +33,8 @@ def test_search_notes_reads_the_database_through_the_orm(mcp):
     result = mcp.call_tool("search_notes", {"query": "tea"})["structuredContent"]["result"]
     assert [note["title"] for note in result] == ["More tea", "Tea"]
     assert result[0]["uri"] == f"notes://{hit.pk}"
-    assert [n["title"] for n in mcp.call_tool("search_notes", {"query": "tea", "limit": 1})["structuredContent"]["result"]] == ["More tea"]
+    limited = mcp.call_tool("search_notes", {"query": "tea", "limit": 1})["structuredContent"]["result"]
+    assert [note["title"] for note in limited] == ["More tea"]
 
 
 def test_a_note_is_readable_through_its_resource_template(mcp):

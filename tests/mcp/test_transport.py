@@ -163,7 +163,7 @@ def test_no_origin_header_is_allowed(mcp):
     assert mcp.request("ping").status_code == 200
 
 
-def test_session_ids_are_ignored_and_never_minted(mcp):
+def test_a_session_id_sent_by_a_client_is_ignored(mcp):
     response = mcp.request("tools/list", headers={"Mcp-Session-Id": "abc"})
     assert response.status_code == 200
     assert "Mcp-Session-Id" not in response

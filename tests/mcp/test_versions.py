@@ -18,7 +18,8 @@ def modern(client, token):
 @pytest.mark.parametrize("requested", ["2025-06-18", "2025-11-25", "2025-03-26"])
 def test_initialize_answers_the_requested_version_when_supported(anonymous, requested, settings):
     anonymous.version = None  # the header is not known yet when a client initializes
-    result = anonymous.result("initialize", {"protocolVersion": requested, "capabilities": {}, "clientInfo": CLIENT_INFO})
+    params = {"protocolVersion": requested, "capabilities": {}, "clientInfo": CLIENT_INFO}
+    result = anonymous.result("initialize", params)
     assert result["protocolVersion"] == requested
     assert result["serverInfo"] == {"name": settings.MCP_SERVER_NAME, "version": settings.VERSION}
     assert result["instructions"] == settings.MCP_INSTRUCTIONS
