@@ -39,7 +39,7 @@ def test_selftest_with_a_wrong_dcr_token_fails_registration_skips_the_rest_and_e
     assert "[1/9] metadata: PASS" in result.stdout
     assert "[2/9] registration: FAIL" in result.stdout and "401" in result.stdout
     assert "[9/9] revoked token refused: SKIP" in result.stdout
-    assert "Summary: 1/9 passed, 1 failed, 7 skipped" in result.stderr
+    assert "Summary: 1/9 passed, 1 failed, 7 skipped" in result.stdout
 
 
 def test_selftest_with_a_wrong_password_fails_at_authorization(deployment, dcr_token):

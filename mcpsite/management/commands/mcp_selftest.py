@@ -66,7 +66,8 @@ class Command(BaseCommand):
         summary = (f"Summary: {passed}/{len(steps)} passed, {results.count('FAIL')} failed, "
                    f"{results.count('SKIP')} skipped")
         if passed != len(steps):
-            raise CommandError(summary, returncode=1)
+            self.stdout.write(self.style.ERROR(summary))
+            raise CommandError("the deployment did not pass every step", returncode=1)
         self.stdout.write(self.style.SUCCESS(summary))
 
     def step_metadata(self):
