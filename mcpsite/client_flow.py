@@ -9,7 +9,7 @@ nothing from Django: only `requests` and the standard library.
     request = client.authorization_request()           # PKCE S256, state
     redirect = log_in_and_consent(request.url, request.redirect_uri, "alice", "…")   # or a person
     client.finish_authorization(request, redirect)     # state + iss checked, code exchanged
-    client.call_tool("echo", {"message": "hi"})
+    client.initialize(); client.call_tool("echo", {"message": "hi"})
     client.refresh(); client.revoke(client.tokens.access_token)
 """
 
