@@ -13,6 +13,7 @@ cache is shared (the waiting thread BLPOPs it), process memory otherwise (one pr
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import hmac
 import json
@@ -210,14 +211,14 @@ class EventStreamChannel:
         return result if isinstance(result, dict) else {}
 
     def run(self, call: Callable[[Callable[..., Context]], dict], request_id) -> None:
+        final = jsonrpc_error(request_id, -32603, "Internal error")
         try:
             final = call(functools.partial(StreamContext, channel=self))
-        except Exception:  # the call should turn its own failures into JSON-RPC errors; never lose the stream
+        except Exception:  # the call turns its own failures into JSON-RPC errors; never lose the stream
             logger.exception("call %s failed inside its event stream", request_id)
-            final = jsonrpc_error(request_id, -32603, "Internal error")
         finally:
             connections.close_all()  # this thread's own database connections
-        self.events.put((_FINAL, final))
+            self.events.put((_FINAL, final))
 
     def frames(self, first: tuple[str, dict]) -> Iterator[bytes]:
         """The SSE body: events until the final response, keep-alive comments while idle."""
@@ -255,7 +256,9 @@ def run_with_channel(call: Callable[[Callable[..., Context]], dict], request_id,
     with the factory (keyword arguments of `Context`) and returns the final JSON-RPC response. Returns the final response dict when the call sent nothing on the way (answer it as plain
     JSON), else a StreamingHttpResponse that carries the call's messages and then its response."""
     channel = EventStreamChannel(owner)
-    thread = threading.Thread(target=channel.run, args=(call, request_id), name=f"mcp-call-{request_id}", daemon=True)
+    # The call's thread keeps the request's context variables (the request id in its log lines).
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(channel.run, call, request_id),
+                              name=f"mcp-call-{request_id}", daemon=True)
     started = time.monotonic()
     thread.start()
     kind, message = channel.events.get()  # the call ends or sends its first message

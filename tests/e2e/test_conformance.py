@@ -9,6 +9,7 @@ travels through Redis.
 """
 
 import json
+import os
 import re
 import subprocess
 import uuid
@@ -20,7 +21,7 @@ import yaml
 from tests.e2e.clients.bearer_proxy import BearerProxy
 from tests.e2e.conftest import TEST_PASSWORD, TEST_USERNAME
 from tests.e2e.official_tools import CLIENTS, CONFORMANCE, SDK_PYTHON, access_token, node_environment, require
-from tests.support.servers import ROOT, drop_database, free_port, make_deployment
+from tests.support.servers import ROOT, drop_database, e2e_redis_url, free_port, make_deployment
 
 pytestmark = pytest.mark.e2e
 
@@ -32,15 +33,17 @@ PROTOCOL_VERSION = "2025-11-25"
 
 
 def start_fixture_server(tmp_path_factory, name: str, threads: int, **env: str):
-    """gunicorn (2 workers) with the conformance fixtures on, alice, and an initial access token."""
+    """gunicorn with the conformance fixtures on, alice, and an initial access token. 2 workers when the
+    cache is shared (Redis); without it the answers' mailboxes live in one process, so 1 worker."""
     port = free_port()
     dcr_token = f"dcr-{uuid.uuid4().hex}"
     deployment = make_deployment(tmp_path_factory.mktemp(name), port, MCP_CONFORMANCE_FIXTURES="true",
-                                 DCR_AUTH_TOKEN=dcr_token, GUNICORN_THREADS=str(threads), **env)
+                                 DCR_AUTH_TOKEN=dcr_token, GUNICORN_THREADS=str(threads),
+                                 GUNICORN_GRACEFUL_TIMEOUT="5", **env)
     deployment.manage("shell", "-c", "from django.contrib.auth import get_user_model; "
                       f"get_user_model().objects.create_user('{TEST_USERNAME}', password='{TEST_PASSWORD}')")
     deployment.log_path = tmp_path_factory.mktemp(f"{name}-logs") / "gunicorn.log"
-    deployment.start_gunicorn(port, workers=2, log_path=deployment.log_path)
+    deployment.start_gunicorn(port, workers=2 if deployment.env["REDIS_URL"] else 1, log_path=deployment.log_path)
     deployment.port = port
     deployment.mcp_url = f"http://127.0.0.1:{port}/mcp"
     deployment.token = access_token(deployment.mcp_url, dcr_token)
@@ -112,6 +115,9 @@ def sse_messages(response: requests.Response):
 @pytest.fixture(scope="module")
 def sync_workers(tmp_path_factory):
     """2 single-threaded workers: while one streams a call, only the other can take the client's answer."""
+    if not e2e_redis_url():
+        message = "the answer crosses workers through Redis: set REDIS_URL (.ci/run starts Redis)"
+        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
     deployment = start_fixture_server(tmp_path_factory, "sync-workers", threads=1, MCP_CLIENT_REQUEST_TIMEOUT="20")
     yield deployment
     deployment.stop()

@@ -150,3 +150,20 @@ def test_a_failing_call_still_ends_its_stream_with_an_internal_error():
     response = streams.run_with_channel(call, 7, OWNER)
 
     assert events(response)[-1] == {"jsonrpc": "2.0", "id": 7, "error": {"code": -32603, "message": "Internal error"}}
+
+
+def test_the_call_thread_logs_with_the_request_id_of_the_request_it_serves():
+    from mcpsite.logging import current_request_id, request_id_var
+
+    def call(factory):
+        context = make_context(factory)
+        context.log("info", current_request_id())
+        return final(context, current_request_id())
+
+    token = request_id_var.set("req-123")
+    try:
+        response = streams.run_with_channel(call, 7, OWNER)
+    finally:
+        request_id_var.reset(token)
+
+    assert events(response)[0]["params"]["data"] == "req-123"

@@ -34,8 +34,12 @@ def make_handler(upstream_port: int, token: str):
                 if name.lower() not in HOP_BY_HOP and name.lower() != "authorization":
                     upstream.putheader(name, value)
             upstream.putheader("Authorization", f"Bearer {token}")
-            upstream.endheaders(body)
-            response = upstream.getresponse()
+            try:
+                upstream.endheaders(body)
+                response = upstream.getresponse()
+            except OSError as error:
+                self.send_error(502, f"upstream unreachable: {error}")
+                return
             self.send_response_only(response.status, response.reason)
             for name, value in response.getheaders():
                 if name.lower() not in HOP_BY_HOP and name.lower() != "content-length":
