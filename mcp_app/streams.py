@@ -188,7 +188,9 @@ class EventStreamChannel:
     def request(self, method: str, params: dict, timeout: float | None = None) -> dict:
         if self.closed:
             raise ClientRequestError(f"cannot send {method}: the client closed the stream")
-        timeout = settings.MCP_CLIENT_REQUEST_TIMEOUT if timeout is None else timeout
+        # At most the setting: the mailbox's Redis connection gives up a little after it.
+        limit = settings.MCP_CLIENT_REQUEST_TIMEOUT
+        timeout = limit if timeout is None else min(timeout, limit)
         request_id = new_request_id()
         boxes = mailboxes()
         try:
