@@ -225,3 +225,12 @@ def test_the_database_holds_only_a_digest_of_the_code(browser, inspector):
     stored = Grant.objects.get().code
     assert stored != code and stored == hashlib.sha256(code.encode()).hexdigest()
     assert not Grant.objects.filter(code=code).exists()
+
+
+@pytest.mark.parametrize("response_type", ["token", "id_token", "code token"])
+def test_only_the_code_response_type_is_offered(browser, inspector, response_type):
+    _, challenge = pkce_pair()
+    params = authorization_params(inspector, challenge, response_type=response_type)
+    query = redirect_query(authorize(browser, params))
+    assert query["error"] in ("unsupported_response_type", "unauthorized_client")
+    assert "access_token" not in query and "code" not in query
