@@ -91,6 +91,21 @@ def test_sdk_client_goes_from_a_401_through_discovery_registration_login_and_con
     assert retried[:2] == ("POST", "/mcp") and retried[2] in (200, 202)
 
 
+def test_sdk_client_refreshes_an_expired_access_token_and_gets_a_rotated_refresh_token(deployment, dcr_token):
+    event = run_sdk_client(deployment, LOOPBACK_REDIRECT, "--initial-access-token", dcr_token,
+                           "--expire-and-call-again")
+
+    assert event["event"] == "result", event
+    assert event["result"]["content"][0]["text"] == "Echo: hello from the SDK"
+    first, last = event["first_tokens"], event["tokens"]
+    assert last["access_token"] != first["access_token"]
+    assert last["refresh_token"] != first["refresh_token"]
+    assert [step for step in paths(event["trace"]) if step[1] == "/oauth/token"] == [
+        ("POST", "/oauth/token", 200),  # authorization code
+        ("POST", "/oauth/token", 200),  # refresh
+    ]
+
+
 def test_sdk_client_registration_without_the_initial_access_token_is_refused_with_401(deployment):
     event = run_sdk_client(deployment, LOOPBACK_REDIRECT)
 

@@ -13,6 +13,7 @@ request hook; a pre-registered client (--client JSON) is handed to the SDK throu
 import argparse
 import json
 import sys
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import anyio
@@ -92,10 +93,16 @@ async def run(args) -> int:
             await session.initialize()
             tools = await session.list_tools()
             result = await session.call_tool(args.tool, json.loads(args.arguments))
+            first_tokens = storage.tokens.model_dump(mode="json")
+            if args.expire_and_call_again:
+                # As if the access token's lifetime had run out: the SDK must refresh before the next call.
+                provider.context.token_expiry_time = time.time() - 1
+                result = await session.call_tool(args.tool, json.loads(args.arguments))
     emit(
         event="result",
         tools=[tool.name for tool in tools.tools],
         result=result.model_dump(mode="json", by_alias=True, exclude_none=True),
+        first_tokens=first_tokens,
         tokens=storage.tokens.model_dump(mode="json") if storage.tokens else None,
         client=storage.client_info.model_dump(mode="json", exclude_none=True) if storage.client_info else None,
         trace=TRACE,
@@ -112,6 +119,8 @@ def main() -> int:
     parser.add_argument("--auth-method", default="none")
     parser.add_argument("--tool", default="echo")
     parser.add_argument("--arguments", default='{"message": "hello from the SDK"}')
+    parser.add_argument("--expire-and-call-again", action="store_true",
+                        help="after the call, expire the access token and call again (the SDK refreshes)")
     parser.add_argument("--timeout", type=float, default=20.0)
     args = parser.parse_args()
     try:
