@@ -119,9 +119,8 @@ class Validator(OAuth2Validator):
         return client.is_public or client.require_pkce
 
     def _create_authorization_code(self, request, code, expires=None):
-        resources = [canonical_resource(value) or value for value in requested_resources(request)]
-        for value in resources:
-            if value != settings.MCP_RESOURCE:
+        for value in requested_resources(request):  # checked before consent too; this covers the form's POST
+            if canonical_resource(value) is None:
                 raise invalid_target(value, request)
         request.resource = [settings.MCP_RESOURCE]
         # Only the digest is stored: a database dump yields no usable code.
