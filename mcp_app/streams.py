@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import redis
 from django.conf import settings
 from django.db import connections
 from django.http import HttpResponse, StreamingHttpResponse
@@ -69,18 +70,15 @@ class RedisMailboxes:
     """Shared by every worker and host: the answer may reach any of them."""
 
     def __init__(self, url: str):
-        import redis
-
         self.url = url
         self._client = None
         self._lock = threading.Lock()
-        self._redis = redis
 
     def client(self):
         # Own client, not the cache's: BLPOP blocks longer than the cache's 0.5 s socket timeout.
         with self._lock:
             if self._client is None:
-                self._client = self._redis.Redis.from_url(
+                self._client = redis.Redis.from_url(
                     self.url, socket_connect_timeout=1.0, socket_timeout=settings.MCP_CLIENT_REQUEST_TIMEOUT + 5
                 )
             return self._client
