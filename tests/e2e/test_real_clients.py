@@ -50,6 +50,7 @@ def test_inspector_cli_lists_the_tools_with_a_bearer_token(mcp_url, token, tmp_p
     tools = {tool["name"]: tool for tool in json.loads(run.stdout)["result"]["tools"]}
     assert {"echo", "whoami"} <= set(tools)
     assert tools["echo"]["inputSchema"]["properties"]["message"]["type"] == "string"
+    assert "test_simple_text" not in tools  # the conformance fixtures are off by default
 
 
 def test_inspector_cli_calls_echo_with_a_bearer_token(mcp_url, token, tmp_path):
