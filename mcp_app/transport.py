@@ -2,7 +2,8 @@
 
 Errors: JSON-RPC errors keep HTTP 200 where the legacy versions expect it; transport failures are 4xx
 with a JSON-RPC error body (id null when it could not be read); 2026-07-28 maps codes to statuses
-(-32601 → 404, -32602/-32020/-32022 → 400) as its transport page and the official SDK do.
+(-32601 → 404, -32602/-32020/-32022 → 400) as its transport page and the official SDK do. A server
+fault (-32603) is a 500 in every version, so that operators' 5xx counts see it.
 """
 
 import logging
