@@ -199,12 +199,8 @@ def verify_and_count(request, raw_token: str, now: int):
         count, entry = count_in_pipeline(counter, window, tokens.active_token_cache_key(checksum))
     else:
         count, entry = count_in_cache(counter, window), None
-    active = entry == tokens.ACTIVE
-    if not active:
-        # Not in the allow-list (first use, Redis restarted or unreachable): PostgreSQL decides, as in tokens.is_active.
-        active = tokens.is_active_in_database(checksum)
-        if active and count is not None and settings.CACHE_IS_SHARED:
-            tokens.remember_active(checksum, int(claims["exp"]))
+    reachable = count is not None and settings.CACHE_IS_SHARED
+    active = tokens.is_active_given_entry(checksum, int(claims["exp"]), entry, cache_reachable=reachable)
     return (tokens.identity_from_claims(claims) if active else None), count
 
 

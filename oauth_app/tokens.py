@@ -27,6 +27,7 @@ REQUIRED_CLAIMS = ["iss", "sub", "aud", "exp", "iat", "jti", "client_id"]
 # Bounds how long an entry can outlive a revocation whose cache delete failed (Redis unreachable).
 ACTIVE_TOKEN_CACHE_SECONDS = 300
 ACTIVE = "1"
+REVOKED = "0"
 
 
 class InvalidToken(Exception):
@@ -104,35 +105,49 @@ def is_active(checksum: str, expires_at: int) -> bool:
     if not settings.CACHE_IS_SHARED:
         # A per-process cache cannot carry a revocation to the other workers: ask the database.
         return is_active_in_database(checksum)
-    key = active_token_cache_key(checksum)
     try:
-        if cache.get(key) == ACTIVE:
-            return True
+        entry = cache.get(active_token_cache_key(checksum))
     except Exception:
-        logger.warning("token cache unreachable; checking the database", exc_info=False)
+        logger.warning("token cache unreachable; checking the database")
         return is_active_in_database(checksum)
+    return is_active_given_entry(checksum, expires_at, entry, cache_reachable=True)
+
+
+def is_active_given_entry(checksum: str, expires_at: int, entry, cache_reachable: bool) -> bool:
+    """Decide from an allow-list entry the caller already read (possibly in a pipeline of its own).
+
+    Only ACTIVE is trusted; a miss or a REVOKED marker is settled by the database.
+    """
+    if entry == ACTIVE:
+        return True
     if not is_active_in_database(checksum):
         return False
-    remember_active(checksum, expires_at)
+    if cache_reachable:
+        remember_active(checksum, expires_at)
     return True
 
 
 def remember_active(checksum: str, expires_at: int) -> None:
+    """Add the allow-list entry, unless one is there: a REVOKED marker written by a revocation that
+    raced this request's database check must win, or the revoked token would be cached as active."""
     ttl = min(ACTIVE_TOKEN_CACHE_SECONDS, expires_at - int(time.time()))
     if ttl <= 0:
         return
     try:
-        cache.set(active_token_cache_key(checksum), ACTIVE, timeout=ttl)
+        cache.add(active_token_cache_key(checksum), ACTIVE, timeout=ttl)
     except Exception:
         logger.warning("token cache unreachable; entry not cached")
 
 
 def forget_active(checksums: list[str]) -> None:
-    """Drop allow-list entries so the next request with these tokens goes to the database."""
+    """Replace allow-list entries with REVOKED markers, so the next request with these tokens goes to
+    the database and no concurrent request can put them back as active."""
     if not checksums or not settings.CACHE_IS_SHARED:
         return
     try:
-        cache.delete_many([active_token_cache_key(checksum) for checksum in checksums])
+        cache.set_many(
+            {active_token_cache_key(checksum): REVOKED for checksum in checksums}, timeout=ACTIVE_TOKEN_CACHE_SECONDS
+        )
     except Exception:
         logger.error(
             "token cache unreachable while revoking %d token(s); cached entries expire within %d s",

@@ -227,7 +227,7 @@ def test_the_active_token_cache_is_filled_at_issuance_and_emptied_on_rotation(br
     key = tokens.active_token_cache_key(tokens.token_checksum(first["access_token"]))
     assert cache.get(key) == tokens.ACTIVE
     refresh(browser, inspector, first["refresh_token"])
-    assert cache.get(key) is None
+    assert cache.get(key) == tokens.REVOKED
 
 
 # --- Resource indicators at the token endpoint (RFC 8707) -----------------------------------------
