@@ -296,6 +296,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The OAuth and /mcp endpoints are described by hand (mcpsite/openapi.py): nothing to infer from them.
+    "PREPROCESSING_HOOKS": ["mcpsite.openapi.exclude_hand_written"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "mcpsite.openapi.add_hand_written_paths"],
 }
 
 # --- django-oauth-toolkit -------------------------------------------------------------------------
