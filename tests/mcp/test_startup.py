@@ -1,0 +1,51 @@
+"""Tool modules are registered at start-up from settings: MCP_TOOL_MODULES, and the conformance fixtures
+only when MCP_CONFORMANCE_FIXTURES is on. Checked in a fresh `manage.py` process, as a server starts."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from django.conf import settings
+
+from mcp_app.context import LOG_LEVEL_META_KEY, Context
+from mcp_app.jsonrpc import Request
+from mcp_app.protocol import Call
+
+ROOT = Path(__file__).resolve().parents[2]
+LIST_TOOLS = "import json; from mcp_app.registry import registry; print(json.dumps(sorted(registry.tools)))"
+
+
+def tools_at_startup(**environment) -> list[str]:
+    env = {**os.environ, "DATABASE_URL": "sqlite:///:memory:", **environment}
+    completed = subprocess.run([sys.executable, "manage.py", "shell", "-c", LIST_TOOLS], cwd=ROOT, env=env,
+                               capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def test_the_modules_listed_in_mcp_tool_modules_are_registered_at_startup():
+    tools = tools_at_startup(MCP_TOOL_MODULES="mcp_app.builtin,tests.mcp.tools_for_tests")
+    assert {"echo", "whoami", "search_notes", "test_add", "test_explode"} <= set(tools)
+    assert "test_simple_text" not in tools
+
+
+def test_conformance_fixtures_are_off_by_default_and_added_by_the_setting():
+    assert settings.MCP_CONFORMANCE_FIXTURES is False
+    assert "test_simple_text" not in tools_at_startup(MCP_CONFORMANCE_FIXTURES="")
+    assert "test_simple_text" in tools_at_startup(MCP_CONFORMANCE_FIXTURES="true")
+
+
+def context_for(version: str, meta: dict):
+    return Call(Request(1, "tools/call", {"_meta": meta}), version, None).context(Context)
+
+
+def test_the_2026_version_logs_only_when_the_request_names_a_level():
+    assert context_for("2026-07-28", {}).logging_enabled is False
+    named = context_for("2026-07-28", {LOG_LEVEL_META_KEY: "warning"})
+    assert (named.logging_enabled, named.log_level) == (True, "warning")
+
+
+def test_legacy_versions_send_every_level_since_no_session_remembers_one():
+    legacy = context_for("2025-11-25", {"progressToken": "p"})
+    assert (legacy.logging_enabled, legacy.log_level, legacy.meta) == (True, None, {"progressToken": "p"})
