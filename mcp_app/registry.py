@@ -194,7 +194,7 @@ class Function:
             validated = self.arguments.model_validate(arguments)
         except pydantic.ValidationError as exc:
             raise InvalidArguments(validation_message(what, exc)) from None
-        return {name: getattr(validated, name) for name in type(validated).model_fields}
+        return dict(validated)  # field name → validated value
 
     def call(self, arguments: dict, context: Context) -> Any:
         if self.context_name:
@@ -334,11 +334,13 @@ class Prompt:
             descriptor["description"] = self.description
         schema = input_schema(self.function.arguments)
         required = set(schema.get("required", []))
-        descriptor["arguments"] = [
-            {"name": name, **({"description": spec["description"]} if "description" in spec else {}),
-             "required": name in required}
-            for name, spec in schema["properties"].items()
-        ]
+        descriptor["arguments"] = []
+        for name, spec in schema["properties"].items():
+            argument = {"name": name}
+            if "description" in spec:
+                argument["description"] = spec["description"]
+            argument["required"] = name in required
+            descriptor["arguments"].append(argument)
         return descriptor
 
     def get(self, arguments: dict, context: Context) -> dict:
