@@ -31,6 +31,8 @@ def main() -> None:
     parser.add_argument("--scenario", default="tools/call echo", choices=list(MCP_SCENARIOS))
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--sort", default="tottime", choices=["tottime", "cumulative"])
+    parser.add_argument("--compare", action="store_true",
+                        help="CPU per request of the levers (middleware, request log, metrics), alternated")
     args = parser.parse_args()
 
     dcr_token = f"bench-dcr-{uuid.uuid4().hex}"
@@ -53,6 +55,9 @@ def main() -> None:
                 response = http.post("/mcp", body, content_type="application/json")
                 assert response.status_code == 200 and expect in response.content.decode(), response.content
 
+        if args.compare:
+            compare_levers(server, body, expect, args.requests)
+            return
         send(200)  # warm-up
         wall, cpu = time.perf_counter(), time.process_time()
         send(args.requests)
@@ -65,6 +70,49 @@ def main() -> None:
         pstats.Stats(profiler, stream=sys.stderr).strip_dirs().sort_stats(args.sort).print_stats(args.top)
     finally:
         server.stop()
+
+
+def compare_levers(server, body: str, expect: str, requests: int, rounds: int = 9) -> None:
+    """CPU per request in this process for each variant, alternated over rounds (medians): what each
+    lever would save, measured on the same machine at the same time."""
+    import logging
+    import statistics
+
+    from django.conf import settings
+    from django.test import Client, override_settings
+
+    from bench.lean_settings import MIDDLEWARE as LEAN_MIDDLEWARE
+
+    def client(middleware):
+        with override_settings(MIDDLEWARE=middleware):
+            http = Client(HTTP_HOST=f"127.0.0.1:{server.port}", HTTP_AUTHORIZATION=f"Bearer {server.token}",
+                          HTTP_ACCEPT="application/json, text/event-stream", HTTP_MCP_PROTOCOL_VERSION="2025-06-18")
+            http.handler.load_middleware()
+        return http
+
+    request_log = logging.getLogger("mcpsite.request")
+    variants = {
+        "as shipped": (client(settings.MIDDLEWARE), logging.NOTSET),
+        "browser middleware skipped on /mcp": (client(LEAN_MIDDLEWARE), logging.NOTSET),
+        "no per-request log line": (client(settings.MIDDLEWARE), logging.WARNING),
+        "no metrics middleware": (client([m for m in settings.MIDDLEWARE if "metrics" not in m]), logging.NOTSET),
+        "all three": (client([m for m in LEAN_MIDDLEWARE if "metrics" not in m]), logging.WARNING),
+        "as shipped, again (noise control)": (client(settings.MIDDLEWARE), logging.NOTSET),
+    }
+    cpu: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, (http, level) in variants.items():
+            request_log.setLevel(level)
+            started = time.process_time()
+            for _ in range(requests):
+                response = http.post("/mcp", body, content_type="application/json")
+                assert response.status_code == 200 and expect in response.content.decode(), response.content
+            cpu[name].append((time.process_time() - started) / requests * 1e6)
+    request_log.setLevel(logging.NOTSET)
+    base = statistics.median(cpu["as shipped"])
+    for name, values in cpu.items():
+        median = statistics.median(values)
+        print(f"{name:40} {median:7.0f} µs CPU/request  ({median - base:+.0f} µs)", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ WORKERS = 2
 USERNAME, PASSWORD = "bench-user", "bench-password-0123456789"
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 UNLIMITED = "1000000000"
+VARIANTS: list[str] = []  # names of --variant servers (our code with other settings), compared like references
 
 
 def jsonrpc(method: str, params: dict) -> str:
@@ -131,17 +132,17 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def start_ours(workdir: Path, dcr_token: str) -> Server:
+def start_ours(workdir: Path, dcr_token: str, extra_env: dict[str, str] | None = None, name: str = "ours") -> Server:
     port = free_port()
     deployment = make_deployment(
         workdir, port, RATE_LIMIT_OAUTH_MAX=UNLIMITED, RATE_LIMIT_MCP_MAX=UNLIMITED, RATE_LIMIT_LOGIN_MAX=UNLIMITED,
-        DCR_AUTH_TOKEN=dcr_token, GUNICORN_LOG_LEVEL="warning",
+        DCR_AUTH_TOKEN=dcr_token, GUNICORN_LOG_LEVEL="warning", **(extra_env or {}),
     )
     deployment.manage("shell", "-c", "from django.contrib.auth import get_user_model; "
                       f"get_user_model().objects.create_user('{USERNAME}', password='{PASSWORD}')")
-    master = deployment.start_gunicorn(port, workers=WORKERS, log_path=workdir / "ours.log")
-    server = Server("ours", port, master, [*MCP_SCENARIOS, "registration", "authorize", "token: code exchange",
-                                           "token: refresh"])
+    master = deployment.start_gunicorn(port, workers=WORKERS, log_path=workdir / f"{name}.log")
+    scenarios = [*MCP_SCENARIOS, "registration"] if name == "ours" else list(MCP_SCENARIOS)
+    server = Server(name, port, master, scenarios)
     server.env = deployment.env
     server.cleanup.append(lambda: drop_database(deployment.database_url))
     return server
@@ -319,7 +320,7 @@ def summarize(runs: list[dict]) -> dict:
 def ratios(summary: dict) -> dict:
     out = {}
     for scenario in MCP_SCENARIOS:
-        for reference in ("sdk", "bare"):
+        for reference in ("sdk", "bare", *VARIANTS):
             ours, ref = summary.get(f"ours | {scenario}"), summary.get(f"{reference} | {scenario}")
             if ours and ref and ref["rps"]:
                 out[f"{scenario}: ours/{reference} req/s"] = round(ours["rps"] / ref["rps"], 2)
@@ -354,6 +355,12 @@ def main() -> None:
     parser.add_argument("--token-requests", type=int, default=800, help="codes exchanged (and refreshed) per round")
     parser.add_argument("--token-concurrency", type=int, default=4)
     parser.add_argument("--only", choices=["ours", "sdk", "bare"], action="append", help="servers to measure")
+    parser.add_argument("--ours-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="environment for our server, e.g. LOG_LEVEL=WARNING or METRICS_ENABLED=false")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME:VAR=VALUE[,VAR=VALUE]",
+                        help="also measure our server with this environment, alternating with the others, e.g. "
+                        "quiet:LOG_LEVEL=WARNING (MCP scenarios only)")
+    parser.add_argument("--skip-token-endpoint", action="store_true", help="only the repeatable scenarios")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get("REDIS_URL"):
         raise SystemExit("make bench needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL; see tests/backends.sh)")
@@ -363,10 +370,19 @@ def main() -> None:
     wanted = args.only or ["ours", "sdk", "bare"]
     servers: list[Server] = []
     try:
-        starters = {"ours": lambda: start_ours(workdir, dcr_token), "sdk": lambda: start_sdk(workdir),
+        ours_env = dict(item.split("=", 1) for item in args.ours_env)
+        starters = {"ours": lambda: start_ours(workdir, dcr_token, ours_env), "sdk": lambda: start_sdk(workdir),
                     "bare": lambda: start_bare(workdir)}
-        servers = [starters[name]() for name in wanted]
+        for variant in args.variant:
+            name, _, assignments = variant.partition(":")
+            env = dict(item.split("=", 1) for item in assignments.split(",") if item)
+            VARIANTS.append(name)
+            starters[name] = lambda name=name, env=env: start_ours(workdir, dcr_token, {**ours_env, **env}, name)
+        servers = [starters[name]() for name in [*wanted, *VARIANTS]]
         setup = authorize_client(servers[0], dcr_token) if servers[0].name == "ours" else None
+        for server in servers:
+            if server.name in VARIANTS:
+                authorize_client(server, dcr_token)
         for server in servers:  # warm-up: imports, connection pools, caches
             run_wrk(f"{server.base_url}/mcp", *MCP_SCENARIOS["tools/call echo"], token=server.token, duration=2,
                     connections=args.connections)
@@ -375,7 +391,7 @@ def main() -> None:
         for round_number in range(args.rounds):
             order = servers[round_number % len(servers):] + servers[:round_number % len(servers)]
             for server in order:
-                if server.name == "ours":
+                if server.name == "ours" and setup and not args.skip_token_endpoint:
                     for scenario, result in run_token_scenarios(server, setup, args.token_requests,
                                                                 args.token_concurrency).items():
                         runs.append({"round": round_number, "server": "ours", "scenario": scenario, **result})

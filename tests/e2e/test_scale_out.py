@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-import requests
 from requests.adapters import HTTPAdapter
 
 from mcpsite.client_flow import McpOAuthClient, log_in_and_consent, tool_text
