@@ -35,7 +35,9 @@ rate_limited = Signal()
 
 MCP_PATH = "/mcp"
 OAUTH_PREFIX = "/oauth/"
-JSONRPC_RATE_LIMITED = -32029  # implementation-defined server error (JSON-RPC reserves -32000..-32099)
+# Implementation-defined server errors (JSON-RPC reserves -32000..-32099 for them).
+JSONRPC_RATE_LIMITED = -32029
+JSONRPC_UNAVAILABLE = -32030
 NO_IDENTITY = object()
 
 
@@ -84,26 +86,43 @@ def client_address(request) -> str | None:
 
 
 # --- Responses ----------------------------------------------------------------------------------
-def too_many_requests(kind: str, retry_after: int, request) -> HttpResponse:
-    retry_after = max(1, int(retry_after))
-    rate_limited.send(sender=kind, request=request)
-    logger.warning("rate limit %s exceeded by %s", kind, client_address(request),
-                   extra={"event": "rate_limited", "details": {"limit": kind, "path": request.path}})
-    message = f"Too many requests; retry after {retry_after} seconds."
+def kind_of(request) -> str:
+    """Which kind of caller a path serves, so an error comes in the body it understands."""
+    path = request.path_info
+    if path == MCP_PATH:
+        return "mcp"
+    if path.startswith(OAUTH_PREFIX) or path.startswith("/.well-known/"):
+        return "oauth"
+    return "page"
+
+
+def retry_later(request, *, status: int, retry_after: int, title: str, message: str) -> HttpResponse:
+    """429 or 503 with Retry-After: OAuth error JSON, a JSON-RPC error on /mcp, a page elsewhere."""
+    kind = kind_of(request)
     if kind == "mcp":
+        code = JSONRPC_RATE_LIMITED if status == 429 else JSONRPC_UNAVAILABLE
         response = JsonResponse({"jsonrpc": "2.0", "id": None, "error": {
-            "code": JSONRPC_RATE_LIMITED, "message": message, "data": {"retry_after": retry_after}}}, status=429)
-    elif kind == "login":
-        response = HttpResponse(
-            "<!doctype html><html lang=en><head><meta charset=utf-8><title>Too many attempts</title></head>"
-            f"<body><h1>Too many sign-in attempts</h1><p>{message}</p></body></html>",
-            status=429, content_type="text/html; charset=utf-8")
-    else:
+            "code": code, "message": message, "data": {"retry_after": retry_after}}}, status=status)
+    elif kind == "oauth":
         # RFC 6749 section 4.1.2.1: "temporarily unable to handle the request due to a temporary overloading".
-        response = JsonResponse({"error": "temporarily_unavailable", "error_description": message}, status=429)
+        response = JsonResponse({"error": "temporarily_unavailable", "error_description": message}, status=status)
         response["Cache-Control"] = "no-store"
+    else:
+        response = HttpResponse(
+            f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{title}</title></head>"
+            f"<body><h1>{title}</h1><p>{message}</p></body></html>",
+            status=status, content_type="text/html; charset=utf-8")
     response["Retry-After"] = str(retry_after)
     return response
+
+
+def too_many_requests(limit: str, retry_after: int, request) -> HttpResponse:
+    retry_after = max(1, int(retry_after))
+    rate_limited.send(sender=limit, request=request)
+    logger.warning("rate limit %s exceeded by %s", limit, client_address(request),
+                   extra={"event": "rate_limited", "details": {"limit": limit, "path": request.path}})
+    return retry_later(request, status=429, retry_after=retry_after, title="Too many attempts",
+                       message=f"Too many requests; retry after {retry_after} seconds.")
 
 
 # --- django-ratelimit: OAuth endpoints and login --------------------------------------------------

@@ -188,6 +188,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "mcpsite.metrics.MetricsMiddleware",  # outermost: times and counts every answer, 429s included
     "mcpsite.logging.RequestIdMiddleware",
+    "mcpsite.availability.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "mcpsite.ratelimit.RateLimitMiddleware",
