@@ -58,6 +58,7 @@ bench: $(VENV)/.installed-dev tools
 
 soak: $(VENV)/.installed-dev
 	$(TEST_ENV) $(PY) bench/soak.py --duration 600
+	$(TEST_ENV) $(PY) bench/soak_mixed.py --duration 600
 
 clean:
 	rm -rf $(VENV) tools/node_modules tools/venv tools/.installed data/db.sqlite3
