@@ -14,8 +14,9 @@ import time
 
 class LineProcess:
     def __init__(self, args: list[str], **popen_kwargs):
+        # stderr joins stdout: one pipe, always drained by the reader, so the child can never block on it.
         self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True, bufsize=1, **popen_kwargs)
+                                        stderr=subprocess.STDOUT, text=True, bufsize=1, **popen_kwargs)
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -34,8 +35,7 @@ class LineProcess:
             except queue.Empty:
                 raise AssertionError(f"no expected line within {timeout} s; output so far:\n{self.output()}") from None
             if line is None:
-                raise AssertionError(f"the process ended without the expected line:\n{self.output()}\n"
-                                     f"stderr:\n{self.process.stderr.read()}")
+                raise AssertionError(f"the process ended without the expected line:\n{self.output()}")
             self.seen.append(line)
             if predicate(line):
                 return line
