@@ -255,3 +255,36 @@ def test_a_refresh_token_presented_by_another_client_is_refused(client, alice, p
 def test_a_forged_refresh_token_is_refused(client, public_client):
     with database_unchanged():
         assert_token_error(refresh(client, public_client, "forged-refresh-token"), "invalid_grant")
+
+
+# --- Revocation and introspection -----------------------------------------------------------------
+
+def test_another_client_cannot_revoke_someone_elses_tokens(client, alice, public_client, other_client):
+    issued = tokens_for(client, alice, public_client)
+    with database_unchanged():
+        response = client.post("/oauth/revoke", urlencode({"token": issued["refresh_token"],
+                                                           "client_id": other_client.client_id}),
+                               content_type="application/x-www-form-urlencoded")
+    assert response.status_code in (200, 400, 401)  # RFC 7009 section 2.2: 200 even when nothing is revoked
+    assert refresh(client, public_client, issued["refresh_token"]).status_code == 200  # still the owner's
+
+
+def test_introspection_without_client_authentication_is_refused(client, alice, public_client):
+    issued = tokens_for(client, alice, public_client)
+    with database_unchanged():
+        response = client.post("/oauth/introspect", urlencode({"token": issued["access_token"]}),
+                               content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+
+
+def test_a_client_cannot_introspect_another_clients_token(client, alice, public_client, confidential_client):
+    issued = tokens_for(client, alice, public_client)
+    prober, secret = confidential_client
+    with database_unchanged():
+        response = client.post("/oauth/introspect", urlencode({"token": issued["access_token"],
+                                                               "client_id": prober.client_id,
+                                                               "client_secret": secret}),
+                               content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200
+    assert response.json() == {"active": False}
