@@ -174,6 +174,7 @@ def make_deployment(tmp_path: Path, port: int, **overrides: str) -> Deployment:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "RATE_LIMIT_OAUTH_MAX": "100000",
         "RATE_LIMIT_MCP_MAX": "100000",
+        "RATE_LIMIT_LOGIN_MAX": "100000",
         "LOG_FORMAT": "json",
         "PYTHONUNBUFFERED": "1",
     }
