@@ -42,8 +42,6 @@ def test_public_client_code_exchange_takes_at_most_8_sql_queries(browser, inspec
     assert response.status_code == 200, response.content
 
 
-@pytest.mark.xfail(strict=True, reason="10 statements on 2026-11-27: the client is read twice and the user once "
-                   "more after the refresh token (a select_related in the validator would save 2)")
 def test_refresh_takes_at_most_8_sql_queries(browser, basic_client):
     code, verifier, params = get_code(browser, basic_client)
     tokens = exchange(browser, basic_client, code, verifier, params["redirect_uri"], BASIC_SECRET).json()
