@@ -185,7 +185,8 @@ def test_a_spoofed_origin_is_refused(client, valid_token):
 
 
 def test_an_unauthenticated_tools_call_gets_the_challenge_not_the_tool(client):
-    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo", "arguments": {"message": "x"}}}
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "echo", "arguments": {"message": "x"}}}
     with database_unchanged():
         response = post_mcp(client, call)
     assert response.status_code == 401

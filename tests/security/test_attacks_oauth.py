@@ -7,10 +7,9 @@ import pytest
 from django.test import Client as HttpClient
 
 from oauth_app.validators import digest
-
 from tests.security.conftest import (
-    ALICE_PASSWORD,    OTHER_REDIRECT_URI, REDIRECT_URI, AccessToken, Grant, RefreshToken, database_unchanged, exchange, make_client, make_grant,
-    pkce_pair, token_request,
+    ALICE_PASSWORD, OTHER_REDIRECT_URI, REDIRECT_URI, AccessToken, Grant, RefreshToken, database_unchanged, exchange,
+    make_client, make_grant, pkce_pair, token_request,
 )
 
 pytestmark = pytest.mark.django_db

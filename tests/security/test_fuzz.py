@@ -79,7 +79,8 @@ def test_any_message_posted_to_mcp_gets_a_json_rpc_answer_never_a_server_error(c
     if response["Content-Type"].startswith("application/json"):
         body = response.json()
         assert body.get("jsonrpc") == "2.0" or "error" in body  # JSON-RPC, or an RFC 6750 challenge
-        if "id" in message and "method" in message and response.status_code == 200 and jsonrpc.is_valid_id(message["id"]):
+        answered_request = "method" in message and jsonrpc.is_valid_id(message.get("id"))
+        if answered_request and response.status_code == 200:
             assert body["id"] == message["id"]
 
 

@@ -18,7 +18,8 @@ from django.test import Client
 from django.contrib.auth import get_user_model
 from oauth_app.models import Client as OAuthClient
 user = get_user_model().objects.create_user("probe", password="probe-password-0123456789")
-app = OAuthClient.objects.create(name="Probe agent", client_type="public", authorization_grant_type="authorization-code",
+app = OAuthClient.objects.create(name="Probe agent", client_type="public",
+                                 authorization_grant_type="authorization-code",
                                  redirect_uris="http://127.0.0.1:9/cb", token_endpoint_auth_method="none")
 challenge = base64.urlsafe_b64encode(hashlib.sha256(b"v" * 50).digest()).rstrip(b"=").decode()
 http = Client()
