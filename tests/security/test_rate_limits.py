@@ -7,7 +7,9 @@ from django.conf import settings
 from django.test import RequestFactory
 
 from mcpsite.ratelimit import client_address
-from tests.security.conftest import ALICE_PASSWORD, database_unchanged, issue_access_token, make_client
+from tests.security.conftest import (
+    ALICE_PASSWORD, AccessToken, database_unchanged, issue_access_token, make_client,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -176,3 +178,17 @@ def test_successful_logins_are_not_counted_as_attempts(client, settings, alice):
     for _ in range(4):
         assert login(client, "alice", ALICE_PASSWORD).status_code == 302
         client.logout()
+
+
+def test_with_redis_unreachable_mcp_is_answered_from_postgres_and_a_revoked_token_stays_refused(client, settings,
+                                                                                                 alice):
+    token = issue_access_token(make_client()[0], alice)
+    settings.CACHES = {"default": {
+        "BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0",
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2}}}
+    settings.CACHE_IS_SHARED = True
+    settings.RATE_LIMIT_MCP_MAX = 1
+    assert mcp_call(client, token).status_code == 200
+    assert mcp_call(client, token).status_code == 200  # not counted while Redis is away: fail open
+    AccessToken.objects.all().delete()
+    assert mcp_call(client, token).status_code == 401
