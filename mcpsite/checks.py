@@ -52,6 +52,11 @@ def configuration_problems() -> list[tuple[str, str, str]]:
             ("mcpsite.E008", "ALLOWED_HOSTS is empty: no request would be served.",
              "Set ALLOWED_HOSTS to the public host name(s), comma-separated.")
         )
+    if settings.MCP_CONFORMANCE_FIXTURES:
+        problems.append(
+            ("mcpsite.E009", "MCP_CONFORMANCE_FIXTURES is on in production: the conformance suite's test tools "
+             "would be offered to every client.", "Unset MCP_CONFORMANCE_FIXTURES.")
+        )
     return problems
 
 

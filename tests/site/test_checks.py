@@ -24,6 +24,7 @@ SAFE = {
     "DEBUG": False,
     "SECRET_KEY": "s" * 50,
     "ALLOWED_HOSTS": ["mcp.example.com"],
+    "MCP_CONFORMANCE_FIXTURES": False,
 }
 
 # id -> (the unsafe setting, a fragment of its message)
@@ -38,6 +39,7 @@ RULES = {
     "mcpsite.E007": ({"JWT_SECRET": "development-jwt-secret-do-not-use-in-production"},
                      "JWT_SECRET is the development default"),
     "mcpsite.E008": ({"ALLOWED_HOSTS": []}, "ALLOWED_HOSTS is empty"),
+    "mcpsite.E009": ({"MCP_CONFORMANCE_FIXTURES": True}, "MCP_CONFORMANCE_FIXTURES is on in production"),
 }
 DEVELOPMENT_RULES = {"mcpsite.E001", "mcpsite.E002"}
 
