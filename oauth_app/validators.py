@@ -142,6 +142,8 @@ class Validator(OAuth2Validator):
             return False
         if grant.is_expired():
             return False
+        if grant.code_challenge and grant.code_challenge_method != S256:
+            return False  # a plain challenge stored by an older version or by hand proves nothing
         request.scopes = grant.scope.split(" ")
         request.user = grant.user
         return True

@@ -144,8 +144,6 @@ def test_code_exchange_without_a_verifier_is_refused(client, alice, public_clien
     assert response.json()["error"] in ("invalid_request", "invalid_grant")
 
 
-@pytest.mark.xfail(strict=True, reason="found by this suite: the token endpoint still honours a stored plain "
-                   "challenge (the authorize endpoint refuses plain, so only a legacy or admin-made grant has one)")
 def test_a_code_issued_with_plain_pkce_cannot_be_exchanged(client, alice, public_client):
     verifier = "v" * 50
     code, _ = make_grant(public_client, alice, method="plain", challenge=verifier)
