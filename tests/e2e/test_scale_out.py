@@ -7,10 +7,13 @@ that instance's port with the headers nginx adds (Host, X-Forwarded-Proto, X-For
 127.0.0.1, a trusted proxy address: the instance cannot tell them from nginx's.
 """
 
+import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+import requests
 from requests.adapters import HTTPAdapter
 
 from mcpsite.client_flow import McpOAuthClient, log_in_and_consent, tool_text
@@ -23,6 +26,7 @@ pytestmark = pytest.mark.e2e
 DCR_TOKEN = "scale-out-dcr-token-0123456789abcdef"
 REDIRECT_URI = "http://127.0.0.1:33418/callback"
 MCP_RATE_LIMIT = 12
+METRICS_FLUSH_SECONDS = 1
 
 
 class Cluster:
@@ -41,7 +45,8 @@ def cluster(tmp_path_factory):
     nginx_binary, openssl = require_binary("nginx", "nginx-light"), require_binary("openssl", "openssl")
     ports = [free_port(), free_port()]
     deployment = make_deployment(tmp_path_factory.mktemp("scale-out"), ports[0], DCR_AUTH_TOKEN=DCR_TOKEN,
-                                 RATE_LIMIT_MCP_MAX=str(MCP_RATE_LIMIT), RATE_LIMIT_MCP_WINDOW="3600")
+                                 RATE_LIMIT_MCP_MAX=str(MCP_RATE_LIMIT), RATE_LIMIT_MCP_WINDOW="3600",
+                                 METRICS_FLUSH_SECONDS=str(METRICS_FLUSH_SECONDS))
     deployment.manage("shell", "-c", "from django.contrib.auth import get_user_model; "
                       f"get_user_model().objects.create_user('{TEST_USERNAME}', password='{TEST_PASSWORD}')")
     static_root = tmp_path_factory.mktemp("static")
@@ -156,3 +161,20 @@ def test_load_through_nginx_is_spread_over_both_instances_without_errors(cluster
         assert served.count('"path": "/mcp"') > 0, "nginx sent nothing to one of the instances"
         assert "Traceback" not in served and '"level": "ERROR"' not in served
     assert "upstream" not in cluster.nginx.error_log()
+
+
+def metric(text: str, series: str) -> float:
+    match = re.search(rf"^{re.escape(series)} (\S+)$", text, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
+def test_each_instance_reports_the_metrics_of_both(cluster, trust_nginx_certificate):
+    client = signed_in(registered_client(cluster, instance=None), cluster, instance=None)
+    for n in range(4):
+        assert echo(through(client, cluster, n % 2)) == 200
+    time.sleep(METRICS_FLUSH_SECONDS + 1)  # every worker has added its counts to Redis
+    texts = [requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text for port in cluster.ports]
+    served = 'mcp_http_requests_total{endpoint="mcp",method="POST",status="200"}'
+    assert metric(texts[0], served) == metric(texts[1], served) >= 4
+    assert metric(texts[0], 'mcp_oauth_events_total{event="token_issued"}') >= 1
+    assert metric(texts[1], 'mcp_http_request_duration_seconds_count{endpoint="oauth-token"}') >= 1
