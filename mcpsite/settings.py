@@ -155,7 +155,9 @@ METRICS_TOKEN = env_str("METRICS_TOKEN")
 METRICS_FLUSH_SECONDS = env_int("METRICS_FLUSH_SECONDS", 5)
 
 # --- MCP --------------------------------------------------------------------------------------
-MCP_PUBLIC_METHODS = env_list("MCP_PUBLIC_METHODS", "initialize,ping")
+MCP_PUBLIC_METHODS = env_list("MCP_PUBLIC_METHODS", "initialize,ping,server/discover")
+# Items per tools/list, resources/list, … page (cursor pagination).
+MCP_PAGE_SIZE = env_int("MCP_PAGE_SIZE", 100)
 MCP_MAX_BODY_BYTES = env_int("MCP_MAX_BODY_BYTES", 1024 * 1024)
 MCP_CONFORMANCE_FIXTURES = env_bool("MCP_CONFORMANCE_FIXTURES", False)
 MCP_SERVER_NAME = env_str("MCP_SERVER_NAME", "django-mcp-server")
@@ -343,8 +345,8 @@ OAUTH2_PROVIDER = {
 }
 
 # --- Logging ----------------------------------------------------------------------------------
-LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
-LOG_FORMAT = env_str("LOG_FORMAT", "json" if IS_PRODUCTION else "text")
+LOG_LEVEL = (env_str("LOG_LEVEL") or "INFO").upper()
+LOG_FORMAT = env_str("LOG_FORMAT") or ("json" if IS_PRODUCTION else "text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
