@@ -74,3 +74,20 @@ def refuse_unsafe_configuration() -> None:
     if errors:
         lines = "\n".join(f"  - {error.msg} {error.hint}" for error in errors)
         raise ImproperlyConfigured(f"Refusing to start with an unsafe production configuration:\n{lines}")
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_browser_middleware(app_configs=None, **kwargs):
+    """Django's W002/W003 look for the dotted names; mcpsite.middleware installs subclasses (skipped on
+    /mcp), so those checks are silenced and this one asks for the class or a subclass of it instead."""
+    from django.utils.module_loading import import_string
+
+    from mcpsite.middleware import REPLACED_CHECKS
+
+    installed = [import_string(path) for path in settings.MIDDLEWARE]
+    return [
+        checks.Warning(f"{path} (or a subclass, as in mcpsite.middleware) is not in MIDDLEWARE.",
+                       hint=f"Replaces Django's {check_id}: put it back.", id=f"mcpsite.{check_id.replace('.', '_')}")
+        for check_id, path in REPLACED_CHECKS.items()
+        if not any(issubclass(cls, import_string(path)) for cls in installed if isinstance(cls, type))
+    ]

@@ -194,12 +194,13 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "mcpsite.ratelimit.RateLimitMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Django's browser-only middleware, skipped on /mcp (bearer tokens, no pages): mcpsite/middleware.py.
+    "mcpsite.middleware.SessionMiddleware",
+    "mcpsite.middleware.CsrfViewMiddleware",
+    "mcpsite.middleware.AuthenticationMiddleware",
+    "mcpsite.middleware.MessageMiddleware",
+    "mcpsite.middleware.XFrameOptionsMiddleware",
     "mcpsite.headers.FrameAncestorsMiddleware",
 ]
 
@@ -263,7 +264,9 @@ if IS_PRODUCTION:
     CSRF_COOKIE_SECURE = True
 # http redirect URIs are needed for native apps' loopback callbacks (RFC 8252); the registration policy
 # refuses every other http redirect URI (tests/security), which is what this check asks for.
-SILENCED_SYSTEM_CHECKS = ["oauth2_provider.W008"]
+# W002/W003 look for Django's CSRF and frame-options middleware by name; ours are subclasses skipped on /mcp
+# (mcpsite/middleware.py), checked by mcpsite.checks.check_browser_middleware instead.
+SILENCED_SYSTEM_CHECKS = ["oauth2_provider.W008", "security.W002", "security.W003"]
 CSRF_TRUSTED_ORIGINS = [OAUTH_ISSUER] if OAUTH_ISSUER.startswith(("http://", "https://")) else []
 
 # --- CORS (django-cors-headers): only the public OAuth and MCP endpoints -------------------------
