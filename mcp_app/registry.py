@@ -266,6 +266,16 @@ class Tool:
         return {"content": [text(json.dumps(structured, ensure_ascii=False))], "structuredContent": structured}
 
 
+def described(descriptor: dict, title: str | None, description: str, mime_type: str) -> dict:
+    """A resource or template descriptor with its optional fields, in the order clients show them."""
+    if title:
+        descriptor["title"] = title
+    if description:
+        descriptor["description"] = description
+    descriptor["mimeType"] = mime_type
+    return descriptor
+
+
 @dataclass
 class Resource:
     uri: str
@@ -277,13 +287,7 @@ class Resource:
     scope: str | None = None
 
     def descriptor(self) -> dict:
-        descriptor: dict[str, Any] = {"uri": self.uri, "name": self.name}
-        if self.title:
-            descriptor["title"] = self.title
-        if self.description:
-            descriptor["description"] = self.description
-        descriptor["mimeType"] = self.mime_type
-        return descriptor
+        return described({"uri": self.uri, "name": self.name}, self.title, self.description, self.mime_type)
 
     def read(self, uri: str, arguments: dict, context: Context) -> list[dict]:
         value = self.function.call(arguments, context)
@@ -305,13 +309,9 @@ class ResourceTemplate:
     completions: dict[str, Callable] = field(default_factory=dict)
 
     def descriptor(self) -> dict:
-        descriptor: dict[str, Any] = {"uriTemplate": self.uri_template, "name": self.name}
-        if self.title:
-            descriptor["title"] = self.title
-        if self.description:
-            descriptor["description"] = self.description
-        descriptor["mimeType"] = self.mime_type
-        return descriptor
+        return described(
+            {"uriTemplate": self.uri_template, "name": self.name}, self.title, self.description, self.mime_type
+        )
 
     def as_resource(self) -> Resource:
         return Resource(self.uri_template, self.name, self.function, self.description, self.title, self.mime_type)
