@@ -90,6 +90,14 @@ class Client(AbstractApplication):
     def is_public(self) -> bool:
         return self.client_type == self.CLIENT_PUBLIC
 
+    def save(self, *args, **kwargs):
+        if self.registration_source == self.RegistrationSource.CIMD:
+            # django-oauth-toolkit's CIMD resolver creates and refreshes these clients itself: give them
+            # their provenance and the `none` authentication method CIMD requires.
+            self.registration_policy = RegistrationPolicy.CLIENT_ID_METADATA_DOCUMENT
+            self.token_endpoint_auth_method = TokenEndpointAuthMethod.NONE
+        super().save(*args, **kwargs)
+
     def is_usable(self, request):
         return self.is_enabled and super().is_usable(request)
 

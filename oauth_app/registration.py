@@ -15,8 +15,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
-from django.db.models.signals import pre_save
-from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -336,12 +334,3 @@ class CimdMetadataFetcher(SafeMetadataFetcher):
         except RegistrationError as exc:
             raise CIMDError(f"{exc.error}: {exc.description}") from None
         return metadata, max_age
-
-
-@receiver(pre_save, sender=Client)
-def mark_cimd_clients(sender, instance, **kwargs):
-    """django-oauth-toolkit's CIMD resolver creates and refreshes these clients itself (registration_source
-    "cimd"): give them their provenance and the `none` authentication method that CIMD requires."""
-    if instance.registration_source == Client.RegistrationSource.CIMD:
-        instance.registration_policy = RegistrationPolicy.CLIENT_ID_METADATA_DOCUMENT
-        instance.token_endpoint_auth_method = TokenEndpointAuthMethod.NONE
