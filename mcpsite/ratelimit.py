@@ -179,21 +179,27 @@ def window_key(value: str, window: int, now: int) -> str:
 
 
 def count_in_pipeline(counter_key: str, window: int, extra_get: str | None) -> tuple[int | None, object]:
-    """INCR the fixed-window counter (creating it with its expiry) and GET another key: one round trip.
+    """INCR the fixed-window counter and GET another key: one round trip.
 
+    The counter gets its expiry on the request that created it (count 1), in a second round trip once per
+    window and client. Should that EXPIRE never arrive (Redis lost in between), the key outlives its window
+    but is never counted on again: its name carries the window's number.
     Returns (count, the other key's raw value); (None, None) when Redis cannot be reached.
     """
+    key = cache.make_key(counter_key)
     try:
-        pipe = cache.client.get_client(write=True).pipeline(transaction=False)
-        pipe.set(cache.make_key(counter_key), 0, ex=window + 5, nx=True)
-        pipe.incr(cache.make_key(counter_key))
+        client = cache.client.get_client(write=True)
+        pipe = client.pipeline(transaction=False)
+        pipe.incr(key)
         if extra_get:
             pipe.get(cache.make_key(extra_get))
         results = pipe.execute()
+        if results[0] == 1:
+            client.expire(key, window + 5)
     except Exception:
         logger.warning("rate limit cache unreachable; /mcp request not counted")
         return None, None
-    return results[1], (cache.client.decode(results[2]) if extra_get and results[2] is not None else None)
+    return results[0], (cache.client.decode(results[1]) if extra_get and results[1] is not None else None)
 
 
 def count_in_cache(counter_key: str, window: int) -> int | None:

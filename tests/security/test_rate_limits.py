@@ -140,6 +140,20 @@ def test_an_authenticated_mcp_request_costs_one_redis_round_trip_for_token_and_r
     assert trips.count == 1
 
 
+@pytest.mark.skipif(not settings.CACHE_IS_SHARED, reason="needs Redis (the shared cache)")
+def test_the_mcp_counter_expires_after_its_window(client, alice):
+    """INCR creates the counter; the request that created it gives it its expiry (mcpsite.ratelimit)."""
+    from django.core.cache import cache
+
+    oauth_client = make_client()[0]
+    assert mcp_call(client, issue_access_token(oauth_client, alice)).status_code == 200
+    client_id = oauth_client.client_id
+    redis_client = cache.client.get_client(write=True)
+    keys = redis_client.keys(cache.make_key(f"rl:mcp:client:{client_id}:*"))
+    assert len(keys) == 1
+    assert 0 < redis_client.ttl(keys[0]) <= settings.RATE_LIMIT_MCP_WINDOW + 5
+
+
 def test_rate_limits_fail_open_when_the_cache_is_unreachable(client, settings, alice):
     settings.CACHES = {"default": {
         "BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0",
