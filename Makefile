@@ -8,14 +8,15 @@ HOST ?= 127.0.0.1
 # Test backends: PostgreSQL and Redis when reachable (see tests/backends.sh), else SQLite and memory.
 TEST_ENV = $(shell sh tests/backends.sh)
 
-.PHONY: help venv install install-dev run migrate superuser test test-fast conformance bench soak clean
+.PHONY: help venv install install-dev run migrate superuser test test-fast conformance bench bench-memory soak clean
 
 help:
 	@echo "make run          install, migrate and serve on http://$(HOST):$(PORT) (SQLite unless DATABASE_URL is set)"
 	@echo "make test         the whole test suite (PostgreSQL + Redis when reachable)"
 	@echo "make conformance  the official MCP conformance suite, Inspector CLI and SDK client against gunicorn"
 	@echo "make bench        throughput benchmark against the official SDK and a bare Django view"
-	@echo "make soak         10-minute mixed-load soak"
+	@echo "make soak         10-minute mixed-load soak (whole OAuth + MCP client lives)"
+	@echo "make bench-memory worker memory growth over 100,000 hot-path requests (target < 10 MB)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -58,7 +59,9 @@ bench: $(VENV)/.installed-dev tools
 
 soak: $(VENV)/.installed-dev
 	$(TEST_ENV) $(PY) bench/soak.py --duration 600
-	$(TEST_ENV) $(PY) bench/soak_mixed.py --duration 600
+
+bench-memory: $(VENV)/.installed-dev
+	$(TEST_ENV) $(PY) bench/memory.py --requests 100000
 
 clean:
 	rm -rf $(VENV) tools/node_modules tools/venv tools/.installed data/db.sqlite3
