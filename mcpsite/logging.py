@@ -8,6 +8,8 @@ import time
 import uuid
 from datetime import datetime, timezone
 
+from django.conf import settings
+
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 request_logger = logging.getLogger("mcpsite.request")
 
@@ -27,7 +29,7 @@ def client_address(request) -> str | None:
 
 
 class RequestIdMiddleware:
-    """Gives every request an id (the caller's, if well formed), logs one line per request."""
+    """Gives every request an id (the caller's, if well formed), logs one line per request (LOG_REQUESTS)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -41,22 +43,27 @@ class RequestIdMiddleware:
         try:
             response = self.get_response(request)
             response["X-Request-ID"] = request_id
-            request_logger.info(
-                "%s %s %s",
-                request.method,
-                request.path,
-                response.status_code,
-                extra={
-                    "method": request.method,
-                    "path": request.path,
-                    "status": response.status_code,
-                    "client": client_address(request),
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
+            if settings.LOG_REQUESTS and request_logger.isEnabledFor(logging.INFO):
+                log_request(request, response, started)
             return response
         finally:
             request_id_var.reset(token)
+
+
+def log_request(request, response, started: float) -> None:
+    request_logger.info(
+        "%s %s %s",
+        request.method,
+        request.path,
+        response.status_code,
+        extra={
+            "method": request.method,
+            "path": request.path,
+            "status": response.status_code,
+            "client": client_address(request),
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        },
+    )
 
 
 class RequestIdFilter(logging.Filter):

@@ -79,3 +79,14 @@ def test_every_response_carries_a_generated_request_id_when_none_was_sent(client
     assert GENERATED_ID.match(first["X-Request-ID"]) and GENERATED_ID.match(second["X-Request-ID"])
     assert first["X-Request-ID"] != second["X-Request-ID"]
     assert second.status_code == 404
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("log_requests", [True, False])
+def test_log_requests_turns_the_per_request_line_on_and_off(client, settings, caplog, log_requests):
+    settings.LOG_REQUESTS = log_requests
+    with caplog.at_level("INFO", logger="mcpsite.request"):
+        response = client.get("/health", HTTP_X_REQUEST_ID="log-requests-switch")
+    assert response["X-Request-ID"] == "log-requests-switch"  # the id is given either way
+    lines = [record for record in caplog.records if record.name == "mcpsite.request"]
+    assert len(lines) == (1 if log_requests else 0)
