@@ -1,4 +1,4 @@
-"""Bearer-token authentication for /mcp and the challenges that tell a client how to get a token.
+"""Bearer-token authentication for /mcp (DRF) and the challenges that tell a client how to get a token.
 
 The token is a JWT verified locally (signature, exp, iss, aud = this server's /mcp resource) and
 checked against the revocation cache: one Redis GET, no SQL (`oauth_app.tokens.verify_access_token`).
@@ -9,6 +9,7 @@ import logging
 
 from django.conf import settings
 from django.http import HttpResponse
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
 from mcpsite.ratelimit import NO_IDENTITY, bearer_identity
@@ -17,23 +18,27 @@ from oauth_app.tokens import InvalidToken, verify_access_token
 logger = logging.getLogger(__name__)
 
 
-def authenticate(request):
-    """`Authorization: Bearer <jwt>` → its `TokenIdentity`; no bearer header → None (anonymous).
-    A bearer token that is not valid raises AuthenticationFailed (401 with the challenge)."""
-    scheme, _, raw_token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-    if scheme.lower() != "bearer":
-        return None  # no bearer credentials at all: the view decides whether the method needs them
-    # The rate-limit middleware verified it in the same Redis round trip as its counter (mcpsite.ratelimit).
-    identity = bearer_identity(request, raw_token.strip())
-    if identity is NO_IDENTITY:
-        try:
-            identity = verify_access_token(raw_token.strip())
-        except InvalidToken as exc:
-            logger.info("bearer token refused: %s", exc)  # the reason, never the token
-            identity = None
-    if identity is None:
-        raise AuthenticationFailed("invalid_token")
-    return identity
+class BearerTokenAuthentication(BaseAuthentication):
+    """`Authorization: Bearer <jwt>` → `request.user` is a `TokenIdentity`; no header → anonymous (None)."""
+
+    def authenticate(self, request):
+        scheme, _, raw_token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+        if scheme.lower() != "bearer":
+            return None  # no bearer credentials at all: the view decides whether the method needs them
+        # The rate-limit middleware verified it in the same Redis round trip as its counter (mcpsite.ratelimit).
+        identity = bearer_identity(request, raw_token.strip())
+        if identity is NO_IDENTITY:
+            try:
+                identity = verify_access_token(raw_token.strip())
+            except InvalidToken as exc:
+                logger.info("bearer token refused: %s", exc)  # the reason, never the token
+                identity = None
+        if identity is None:
+            raise AuthenticationFailed("invalid_token")
+        return identity, None
+
+    def authenticate_header(self, request):
+        return challenge(error="invalid_token" if bearer_sent(request) else None)
 
 
 def bearer_sent(request) -> bool:

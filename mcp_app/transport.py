@@ -111,7 +111,7 @@ def read_body(request) -> bytes:
         raise HttpError(413, f"Request body too large: the limit is {limit} bytes")
     if request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower() != "application/json":
         raise HttpError(415, "Unsupported Media Type: send application/json")
-    body = request.read(limit + 1)  # bounded even if Content-Length lied
+    body = request._request.read(limit + 1)  # bounded even if Content-Length lied
     if len(body) > limit:
         raise HttpError(413, f"Request body too large: the limit is {limit} bytes")
     return body
