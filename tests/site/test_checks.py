@@ -139,3 +139,20 @@ def test_production_with_a_safe_configuration_starts_gunicorn_and_answers_health
     response = requests.get(f"{production_server.base_url}/health", timeout=5)
     assert response.status_code == 200
     assert response.json()["status"] == "healthy"
+
+
+def test_the_csrf_and_frame_options_middleware_are_required_as_themselves_or_as_ours():
+    """Django's W002/W003 are silenced for our subclasses (mcpsite.middleware); this check replaces them."""
+    from django.conf import settings
+
+    from mcpsite.checks import check_browser_middleware
+
+    assert check_browser_middleware() == []
+    djangos_own = [m.replace("mcpsite.middleware.", "django.middleware.csrf.") if "Csrf" in m else m
+                   for m in settings.MIDDLEWARE]
+    with override_settings(MIDDLEWARE=djangos_own):
+        assert check_browser_middleware() == []
+    without = [m for m in settings.MIDDLEWARE if "Csrf" not in m and "XFrame" not in m]
+    with override_settings(MIDDLEWARE=without):
+        assert {message.id for message in check_browser_middleware()} == {"mcpsite.security_W002",
+                                                                            "mcpsite.security_W003"}
