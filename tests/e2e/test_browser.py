@@ -92,15 +92,19 @@ def authorization_url(deployment, oauth_client, state) -> str:
 
 
 def sign_in_to_consent(browser, deployment, oauth_client, state):
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(authorization_url(deployment, oauth_client, state))
     browser.find_element(By.NAME, "username").send_keys(TEST_USERNAME)
     browser.find_element(By.NAME, "password").send_keys(TEST_PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "form [type=submit]").click()
-    forms = browser.find_elements(By.ID, "authorizationForm")
-    assert forms, f"no consent form at {browser.current_url}: {browser.page_source[:1500]}"
-    return forms[0]
+    # The click returns before the next page has loaded: wait for the consent form (or fail with the page).
+    try:
+        return WebDriverWait(browser, 15).until(lambda driver: driver.find_element(By.ID, "authorizationForm"))
+    except TimeoutException:
+        pytest.fail(f"no consent form at {browser.current_url}: {browser.page_source[:1500]}")
 
 
 def landed(browser, site) -> dict:
