@@ -92,6 +92,8 @@ JWT_HEADER = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=
 # the HMAC, base64 and JSON work. Bounded; an entry is dropped when its token expires. The revocation check
 # is not memoized: it goes to Redis on every request.
 VERIFIED_MAX_ENTRIES = 4096
+# A token issued on one host and checked on another a moment later must not look issued in the future.
+CLOCK_SKEW_SECONDS = 30
 verified: dict[tuple[str, str, str, str], dict] = {}
 
 
@@ -129,7 +131,9 @@ def verify_jwt(raw_token: str, secret: str, issuer: str, audience: str, now: int
         raise InvalidToken(f"missing claims: {', '.join(missing)}")
     if integer_claim(claims, "exp") <= now:
         raise InvalidToken("expired")
-    if integer_claim(claims, "iat") > now or ("nbf" in claims and integer_claim(claims, "nbf") > now):
+    if integer_claim(claims, "iat") > now + CLOCK_SKEW_SECONDS or (
+        "nbf" in claims and integer_claim(claims, "nbf") > now + CLOCK_SKEW_SECONDS
+    ):
         raise InvalidToken("not yet valid")
     if claims["iss"] != issuer:
         raise InvalidToken("wrong issuer")

@@ -91,3 +91,8 @@ def test_the_memo_is_bounded(monkeypatch):
     for jti in "abcdefg":
         tokens.decode_access_token(sign(claims(jti=jti)))
     assert len(tokens.verified) <= 3
+
+
+def test_a_token_issued_on_a_host_whose_clock_is_a_little_ahead_is_accepted():
+    raw = sign(claims(iat=int(time.time()) + 5))
+    assert tokens.decode_access_token(raw)["client_id"] == "c"
