@@ -111,18 +111,24 @@ def missing_clients(database_url: str, client_ids: list[str]) -> list[str]:
     return [client_id for client_id in client_ids if client_id not in stored]
 
 
+def run_lives(base_url: str, dcr_token: str, threads: int, seconds: int, tally) -> None:
+    deadline = time.monotonic() + seconds
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in range(threads):
+            pool.submit(worker, base_url, dcr_token, deadline, tally)
+
+
 def run(duration: int, threads: int = 4) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="mcp-soak-"))
     dcr_token = f"soak-dcr-{uuid.uuid4().hex}"
     server = start_ours(workdir, dcr_token, extra_env={"GUNICORN_ACCESS_LOG": "-"}, name="soak")
     try:
         tally = Tally()
-        client_life(server.base_url, dcr_token, tally)  # warm-up: imports, connections, caches
+        # Warm-up under the same concurrent load, so that every worker has served every step (imports,
+        # connections, caches, copy-on-write of the preloaded app) before the memory baseline is taken.
+        run_lives(server.base_url, dcr_token, threads, max(5, duration // 10), tally)
         before = {pid: rss_mb(pid) for pid in server.worker_pids()}
-        deadline = time.monotonic() + duration
-        with ThreadPoolExecutor(threads) as pool:
-            for _ in range(threads):
-                pool.submit(worker, server.base_url, dcr_token, deadline, tally)
+        run_lives(server.base_url, dcr_token, threads, duration, tally)
         after = {pid: rss_mb(pid) for pid in server.worker_pids()}
         summary = {
             "duration_s": duration,
