@@ -35,7 +35,7 @@ from mcp_app.jsonrpc import (
     JsonRpcError,
     Request,
 )
-from mcpsite.logging import current_request_id
+from common.logging import current_request_id
 from mcp_app.registry import InvalidArguments, Registry, ResourceNotFound, ResourceTemplate, registry
 
 logger = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from mcp_app.context import Context, ToolError
 from mcp_app.jsonrpc import INVALID_PARAMS, JsonRpcError
-from mcpsite.logging import current_request_id
+from common.logging import current_request_id
 
 logger = logging.getLogger(__name__)
 

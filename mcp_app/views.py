@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from mcp_app import jsonrpc, protocol, transport
 from mcp_app.authentication import BearerTokenAuthentication
+from mcp_app.throttling import McpRateThrottle
 
 
 class JsonOnly(BaseContentNegotiation):
@@ -22,6 +23,7 @@ class McpView(APIView):
     http_method_names = ["post"]  # GET (server stream) and DELETE (sessions) → 405: we keep neither
     authentication_classes = [BearerTokenAuthentication]
     permission_classes = []
+    throttle_classes = [McpRateThrottle]
     parser_classes = []  # the body is parsed once, by jsonrpc.parse_message
     renderer_classes = [JSONRenderer]
     content_negotiation_class = JsonOnly

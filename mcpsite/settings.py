@@ -189,11 +189,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "mcpsite.metrics.MetricsMiddleware",  # outermost: times and counts every answer, 429s included
-    "mcpsite.logging.RequestIdMiddleware",
-    "mcpsite.availability.DatabaseUnavailableMiddleware",
+    "common.logging.RequestIdMiddleware",
+    "common.availability.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
-    "mcpsite.ratelimit.RateLimitMiddleware",
+    "oauth_app.ratelimit.RateLimitMiddleware",
     "django.middleware.common.CommonMiddleware",
     # Django's browser-only middleware, skipped on /mcp (bearer tokens, no pages): mcpsite/middleware.py.
     "mcpsite.middleware.SessionMiddleware",
@@ -357,9 +357,9 @@ LOG_REQUESTS = env_bool("LOG_REQUESTS", True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "mcpsite.logging.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "common.logging.RequestIdFilter"}},
     "formatters": {
-        "json": {"()": "mcpsite.logging.JsonFormatter"},
+        "json": {"()": "common.logging.JsonFormatter"},
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
     "handlers": {

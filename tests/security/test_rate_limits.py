@@ -6,7 +6,7 @@ import redis
 from django.conf import settings
 from django.test import RequestFactory
 
-from mcpsite.ratelimit import client_address
+from common.http import client_address
 from tests.security.conftest import (
     ALICE_PASSWORD, AccessToken, database_unchanged, issue_access_token, make_client,
 )
@@ -142,7 +142,7 @@ def test_an_authenticated_mcp_request_costs_one_redis_round_trip_for_token_and_r
 
 @pytest.mark.skipif(not settings.CACHE_IS_SHARED, reason="needs Redis (the shared cache)")
 def test_the_mcp_counter_expires_after_its_window(client, alice):
-    """INCR creates the counter; the request that created it gives it its expiry (mcpsite.ratelimit)."""
+    """INCR creates the counter; the request that created it gives it its expiry (mcp_app.throttling)."""
     from django.core.cache import cache
 
     oauth_client = make_client()[0]
