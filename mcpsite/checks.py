@@ -24,6 +24,12 @@ def configuration_problems() -> list[tuple[str, str, str]]:
             ("mcpsite.E002", "ALLOWED_ORIGINS contains the wildcard '*': any web page could call the API.",
              "List the exact origins, comma-separated.")
         )
+    if settings.RATE_LIMIT_LOGIN_ACCOUNT_MAX < settings.RATE_LIMIT_LOGIN_MAX:
+        problems.append(
+            ("mcpsite.E010", "RATE_LIMIT_LOGIN_ACCOUNT_MAX is below RATE_LIMIT_LOGIN_MAX: a burst of wrong passwords "
+             "from one address would lock the account's owner out everywhere.",
+             "Leave RATE_LIMIT_LOGIN_ACCOUNT_MAX unset (10 x RATE_LIMIT_LOGIN_MAX) or set it much higher.")
+        )
     if not settings.IS_PRODUCTION:
         return problems
     if not settings.OAUTH_ISSUER.startswith("https://"):

@@ -138,9 +138,11 @@ RATE_LIMIT_OAUTH_WINDOW = env_int("RATE_LIMIT_OAUTH_WINDOW", 900)
 RATE_LIMIT_OAUTH_MAX = env_int("RATE_LIMIT_OAUTH_MAX", 100)
 RATE_LIMIT_MCP_WINDOW = env_int("RATE_LIMIT_MCP_WINDOW", 60)
 RATE_LIMIT_MCP_MAX = env_int("RATE_LIMIT_MCP_MAX", 60)
-# Failed sign-ins allowed per account and per address in the window (mcpsite/ratelimit.py).
+# Failed sign-ins allowed per address and per (account, address) in the window (oauth_app/ratelimit.py), and
+# per account from anywhere: 10 times as many by default, so a burst from one place cannot lock the owner out.
 RATE_LIMIT_LOGIN_WINDOW = env_int("RATE_LIMIT_LOGIN_WINDOW", 900)
 RATE_LIMIT_LOGIN_MAX = env_int("RATE_LIMIT_LOGIN_MAX", 10)
+RATE_LIMIT_LOGIN_ACCOUNT_MAX = env_int("RATE_LIMIT_LOGIN_ACCOUNT_MAX", 10 * RATE_LIMIT_LOGIN_MAX)
 # django-ratelimit: count on the default (shared) cache; a cache outage must not take the service down.
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_FAIL_OPEN = True

@@ -2,18 +2,25 @@
 
 - OAuth endpoints (`/oauth/...`): RATE_LIMIT_OAUTH_MAX requests per RATE_LIMIT_OAUTH_WINDOW seconds per
   client address (django-ratelimit).
-- Login form: RATE_LIMIT_LOGIN_MAX failed attempts per RATE_LIMIT_LOGIN_WINDOW, counted per account and per
-  address (django-ratelimit); a successful login is never counted, so people who type well are never locked out.
+- Sign-in (the OAuth sign-in form and the admin's): failed attempts per RATE_LIMIT_LOGIN_WINDOW, counted
+  from Django's `user_login_failed` signal per address and per (account, address) up to RATE_LIMIT_LOGIN_MAX,
+  per account alone up to RATE_LIMIT_LOGIN_ACCOUNT_MAX (see `login_limits`); a successful sign-in is never
+  counted, so people who type well are never locked out.
 
 A rejected request gets 429 with Retry-After: OAuth error JSON (registered here for the OAuth paths), a page
 for the login form. When the cache is unreachable the limits fail open (requests are served, a warning is
 logged): availability matters more than counting during a Redis outage.
 """
 
+import functools
 import logging
+import unicodedata
 
 from django.conf import settings
+from django.contrib.auth.signals import user_login_failed
+from django.dispatch import receiver
 from django.http import HttpResponse, JsonResponse
+from django.urls import NoReverseMatch, reverse
 from django_ratelimit.core import get_usage
 
 from common.errors import too_many_requests
@@ -50,28 +57,61 @@ def check_oauth(request) -> HttpResponse | None:
     return None
 
 
-def login_keys(request) -> list[str]:
-    keys = [f"address:{client_address(request) or '-'}"]
-    username = request.POST.get("username", "").strip().lower()
-    if username:
-        keys.append(f"account:{username}")
-    return keys
+def account_name(username: str) -> str:
+    """The account a typed username names, so that spelling variants share one counter.
+
+    Django's sign-in form applies NFKC; case-folding on top makes "Alice", "ALICE" and "ａｌｉｃｅ" one account.
+    """
+    return unicodedata.normalize("NFKC", username).strip().casefold()
+
+
+def login_limits(request, username: str) -> list[tuple[str, int]]:
+    """(counter, failures allowed) for a sign-in attempt.
+
+    Per address and per (account, address) at RATE_LIMIT_LOGIN_MAX; per account alone only at
+    RATE_LIMIT_LOGIN_ACCOUNT_MAX (10 times as many by default), so a burst of wrong passwords from one
+    place cannot lock the real user out from another, while a slow attack spread over many places still
+    meets a ceiling.
+    """
+    address = client_address(request) or "-"
+    limits = [(f"address:{address}", settings.RATE_LIMIT_LOGIN_MAX)]
+    account = account_name(username)
+    if account:
+        limits += [(f"account-address:{account}|{address}", settings.RATE_LIMIT_LOGIN_MAX),
+                   (f"account:{account}", settings.RATE_LIMIT_LOGIN_ACCOUNT_MAX)]
+    return limits
 
 
 def check_login(request) -> HttpResponse | None:
-    for value in login_keys(request):
-        found = usage(request, "login", value, settings.RATE_LIMIT_LOGIN_MAX, settings.RATE_LIMIT_LOGIN_WINDOW,
-                      increment=False)
+    for value, limit in login_limits(request, request.POST.get("username", "")):
+        found = usage(request, "login", value, limit, settings.RATE_LIMIT_LOGIN_WINDOW, increment=False)
         # The counter holds failures so far; one more attempt is allowed while it is below the limit.
         if found and found["count"] >= found["limit"]:
             return too_many_requests("login", found["time_left"], request)
     return None
 
 
-def count_login_failure(request) -> None:
-    for value in login_keys(request):
-        usage(request, "login", value, settings.RATE_LIMIT_LOGIN_MAX, settings.RATE_LIMIT_LOGIN_WINDOW,
-              increment=True)
+@receiver(user_login_failed, dispatch_uid="oauth_app.ratelimit.count_login_failure")
+def count_login_failure(sender, credentials, request=None, **kwargs) -> None:
+    """Every failed authenticate() over HTTP counts, whichever form or backend refused it.
+
+    Counting the signal rather than the response status means a page that answers 200 for other reasons
+    is never counted, and a failure is counted however the page answers. Failures without a request
+    (code, the shell) are nobody's attack and are not counted.
+    """
+    if request is None:
+        return
+    for value, limit in login_limits(request, str(credentials.get("username", ""))):
+        usage(request, "login", value, limit, settings.RATE_LIMIT_LOGIN_WINDOW, increment=True)
+
+
+@functools.cache
+def login_paths() -> frozenset[str]:
+    """The sign-in pages: the OAuth sign-in form and the admin's."""
+    try:
+        return frozenset({settings.LOGIN_URL, reverse("admin:login")})
+    except NoReverseMatch:  # the admin is not installed
+        return frozenset({settings.LOGIN_URL})
 
 
 class RateLimitMiddleware:
@@ -84,12 +124,6 @@ class RateLimitMiddleware:
         path = request.path_info
         if path.startswith(OAUTH_PREFIX):
             return check_oauth(request) or self.get_response(request)
-        if path == settings.LOGIN_URL and request.method == "POST":
-            rejected = check_login(request)
-            if rejected:
-                return rejected
-            response = self.get_response(request)
-            if response.status_code == 200:  # the form came back with an error: a failed attempt
-                count_login_failure(request)
-            return response
+        if request.method == "POST" and path in login_paths():
+            return check_login(request) or self.get_response(request)
         return self.get_response(request)

@@ -170,6 +170,7 @@ def login(client, username, password, remote="203.0.113.5"):
 
 def test_login_brute_force_is_stopped_per_account_even_from_many_addresses(client, settings, alice):
     settings.RATE_LIMIT_LOGIN_MAX = 3
+    settings.RATE_LIMIT_LOGIN_ACCOUNT_MAX = 3  # the per-account ceiling (10 x by default, test_sign_in_limits.py)
     for n in range(3):
         assert login(client, "alice", f"guess-{n}", remote=f"198.51.100.{n}").status_code == 200
     with database_unchanged():

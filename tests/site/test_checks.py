@@ -40,8 +40,10 @@ RULES = {
                      "JWT_SECRET is the development default"),
     "mcpsite.E008": ({"ALLOWED_HOSTS": []}, "ALLOWED_HOSTS is empty"),
     "mcpsite.E009": ({"MCP_CONFORMANCE_FIXTURES": True}, "MCP_CONFORMANCE_FIXTURES is on in production"),
+    "mcpsite.E010": ({"RATE_LIMIT_LOGIN_MAX": 10, "RATE_LIMIT_LOGIN_ACCOUNT_MAX": 5},
+                     "RATE_LIMIT_LOGIN_ACCOUNT_MAX is below RATE_LIMIT_LOGIN_MAX"),
 }
-DEVELOPMENT_RULES = {"mcpsite.E001", "mcpsite.E002"}
+DEVELOPMENT_RULES = {"mcpsite.E001", "mcpsite.E002", "mcpsite.E010"}
 
 
 def problems(is_production: bool, **unsafe):
