@@ -1,5 +1,5 @@
-"""What a request says about its caller: the address (X-Forwarded-For believed only from TRUSTED_PROXIES)
-and the bearer token of its Authorization header."""
+"""What a request says about its caller: the address (X-Forwarded-For believed only from TRUSTED_PROXIES),
+the group of addresses per-address limits count it in, and the bearer token of its Authorization header."""
 
 import functools
 import ipaddress
@@ -48,6 +48,23 @@ def client_address(request) -> str | None:
                 break
     request.client_address = str(address)
     return request.client_address
+
+
+def address_group(request) -> str:
+    """What per-address limits count: an IPv4 address, or the /64 of an IPv6 address.
+
+    One IPv6 subscriber (a home, a VM) is routinely handed a whole /64 and can pick any address in it, so
+    counting single IPv6 addresses would give each caller 2**64 budgets.
+    """
+    address = client_address(request)
+    parsed = parse_address(address) if address else None
+    if parsed is None:
+        return "-"
+    if parsed.version == 4:
+        return str(parsed)
+    if parsed.ipv4_mapped:  # an IPv4 client seen through a dual-stack socket
+        return str(parsed.ipv4_mapped)
+    return str(ipaddress.IPv6Network((parsed, 64), strict=False))
 
 
 def bearer_token(request) -> str | None:

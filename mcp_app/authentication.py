@@ -36,7 +36,7 @@ class BearerTokenAuthentication(BaseAuthentication):
         except tokens.InvalidToken as exc:
             self.refuse(request, exc, now)
         checksum = tokens.token_checksum(raw_token)
-        counter = throttling.caller_key(str(claims["client_id"]), now)
+        counter = throttling.caller_key(str(claims["client_id"]), str(claims["sub"]), now)
         spent, entry = throttling.count(counter, tokens.active_token_cache_key(checksum))
         reachable = spent is not None and settings.CACHE_IS_SHARED
         if not tokens.is_active_given_entry(checksum, int(claims["exp"]), entry, cache_reachable=reachable):

@@ -1,7 +1,8 @@
 """The /mcp rate limit: RATE_LIMIT_MCP_MAX requests per RATE_LIMIT_MCP_WINDOW seconds, a DRF throttle.
 
-A request with a valid token is counted per OAuth client; one without a token, or with a token that is
-refused, per address. The hot path counts in the same Redis pipeline that reads the token's allow-list
+A request with a valid token is counted per (OAuth client, user): the token's client_id and sub. One
+without a token, or with a token that is refused (invalid, expired, revoked), per address (an IPv6 caller
+by its /64): a refused token spends nobody's budget but its sender's. The hot path counts in the same Redis pipeline that reads the token's allow-list
 entry (mcp_app.authentication): one round trip for both (django-ratelimit's add-then-incr would cost two
 more). The count rides on `request.auth` (a `Usage`), DRF's own slot for what authentication found.
 Throttled requests answer 429 with Retry-After and a JSON-RPC error (`retry_later`, registered for /mcp).
@@ -17,7 +18,7 @@ from django.core.cache import cache
 from django.http import JsonResponse
 from rest_framework.throttling import BaseThrottle
 
-from common.http import client_address
+from common.http import address_group
 
 logger = logging.getLogger(__name__)
 
@@ -44,12 +45,13 @@ def window_key(value: str, now: int) -> str:
     return f"rl:mcp:{value}:{now // settings.RATE_LIMIT_MCP_WINDOW}"
 
 
-def caller_key(client_id: str, now: int) -> str:
-    return window_key(f"client:{client_id}", now)
+def caller_key(client_id: str, subject: str, now: int) -> str:
+    """Per (client, user): a client shared by a whole organisation gives each person their own budget."""
+    return window_key(f"client:{client_id}:user:{subject}", now)
 
 
 def address_key(request, now: int) -> str:
-    return window_key(f"address:{client_address(request) or '-'}", now)
+    return window_key(f"address:{address_group(request)}", now)
 
 
 def count_in_pipeline(counter_key: str, extra_get: str | None) -> tuple[int | None, object]:

@@ -2,6 +2,7 @@
 
 - OAuth endpoints (`/oauth/...`): RATE_LIMIT_OAUTH_MAX requests per RATE_LIMIT_OAUTH_WINDOW seconds per
   client address (django-ratelimit).
+Per-address counters count an IPv6 caller by its /64 (common.http.address_group).
 - Sign-in (the OAuth sign-in form and the admin's): failed attempts per RATE_LIMIT_LOGIN_WINDOW, counted
   from Django's `user_login_failed` signal per address and per (account, address) up to RATE_LIMIT_LOGIN_MAX,
   per account alone up to RATE_LIMIT_LOGIN_ACCOUNT_MAX (see `login_limits`); a successful sign-in is never
@@ -24,7 +25,7 @@ from django.urls import NoReverseMatch, reverse
 from django_ratelimit.core import get_usage
 
 from common.errors import too_many_requests
-from common.http import client_address
+from common.http import address_group
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def usage(request, group: str, value: str, limit: int, window: int, increment: b
 
 
 def check_oauth(request) -> HttpResponse | None:
-    found = usage(request, "oauth", client_address(request) or "-", settings.RATE_LIMIT_OAUTH_MAX,
+    found = usage(request, "oauth", address_group(request), settings.RATE_LIMIT_OAUTH_MAX,
                   settings.RATE_LIMIT_OAUTH_WINDOW, increment=True)
     if found and found["should_limit"]:
         return too_many_requests("oauth", found["time_left"], request)
@@ -73,7 +74,7 @@ def login_limits(request, username: str) -> list[tuple[str, int]]:
     place cannot lock the real user out from another, while a slow attack spread over many places still
     meets a ceiling.
     """
-    address = client_address(request) or "-"
+    address = address_group(request)
     limits = [(f"address:{address}", settings.RATE_LIMIT_LOGIN_MAX)]
     account = account_name(username)
     if account:
