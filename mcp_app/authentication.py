@@ -10,6 +10,7 @@ address, not against the caller it names, and answered 401 (429 once the address
 import json
 import logging
 import time
+from typing import NoReturn
 
 from django.conf import settings
 from django.http import HttpResponse
@@ -36,16 +37,17 @@ class BearerTokenAuthentication(BaseAuthentication):
         except tokens.InvalidToken as exc:
             self.refuse(request, exc, now)
         checksum = tokens.token_checksum(raw_token)
-        counter = throttling.caller_key(str(claims["client_id"]), str(claims["sub"]), now)
-        spent, entry = throttling.count(counter, tokens.active_token_cache_key(checksum))
-        reachable = spent is not None and settings.CACHE_IS_SHARED
+        counter = None  # only POSTs are limited (McpRateThrottle): other methods just read the allow-list
+        if request.method == "POST":
+            counter = throttling.caller_key(str(claims["client_id"]), str(claims["sub"]), now)
+        spent, entry, reachable = throttling.count(counter, tokens.active_token_cache_key(checksum))
         if not tokens.is_active_given_entry(checksum, int(claims["exp"]), entry, cache_reachable=reachable):
             if spent is not None:
                 throttling.uncount(counter)
             self.refuse(request, tokens.InvalidToken("token revoked, expired or its client disabled"), now)
         return tokens.identity_from_claims(claims), throttling.Usage(spent)
 
-    def refuse(self, request, reason: Exception, now: int):
+    def refuse(self, request, reason: Exception, now: int) -> NoReturn:
         logger.info("bearer token refused: %s", reason)  # the reason, never the token
         if request.method == "POST" and throttling.over_limit(throttling.count_address(request, now)):
             raise Throttled(wait=throttling.seconds_left(now))

@@ -54,28 +54,25 @@ def address_key(request, now: int) -> str:
     return window_key(f"address:{address_group(request)}", now)
 
 
-def count_in_pipeline(counter_key: str, extra_get: str | None) -> tuple[int | None, object]:
-    """INCR the fixed-window counter and GET another key: one round trip.
+def pipeline(counter_key: str | None, other_key: str | None) -> tuple[int | None, str | None]:
+    """INCR the fixed-window counter and GET another key: one round trip. Raises when Redis is unreachable.
 
     The counter gets its expiry on the request that created it (count 1), in a second round trip once per
     window and caller. Should that EXPIRE never arrive (Redis lost in between), the key outlives its window
     but is never counted on again: its name carries the window's number.
-    Returns (count, the other key's raw value); (None, None) when Redis cannot be reached.
     """
-    key = cache.make_key(counter_key)
-    try:
-        client = cache.client.get_client(write=True)
-        pipe = client.pipeline(transaction=False)
-        pipe.incr(key)
-        if extra_get:
-            pipe.get(cache.make_key(extra_get))
-        results = pipe.execute()
-        if results[0] == 1:
-            client.expire(key, settings.RATE_LIMIT_MCP_WINDOW + 5)
-    except Exception:
-        logger.warning("rate limit cache unreachable; /mcp request not counted")
-        return None, None
-    return results[0], (cache.client.decode(results[1]) if extra_get and results[1] is not None else None)
+    client = cache.client.get_client(write=True)
+    pipe = client.pipeline(transaction=False)
+    if counter_key:
+        pipe.incr(cache.make_key(counter_key))
+    if other_key:
+        pipe.get(cache.make_key(other_key))
+    results = pipe.execute()
+    spent = results.pop(0) if counter_key else None
+    if spent == 1:
+        client.expire(cache.make_key(counter_key), settings.RATE_LIMIT_MCP_WINDOW + 5)
+    value = results[0] if other_key else None
+    return spent, (cache.client.decode(value) if value is not None else None)
 
 
 def count_in_cache(counter_key: str) -> int | None:
@@ -87,11 +84,18 @@ def count_in_cache(counter_key: str) -> int | None:
         return None
 
 
-def count(counter_key: str, extra_get: str | None = None) -> tuple[int | None, object]:
-    """(count, the other key's raw value); the other key is read only on the shared cache (Redis)."""
-    if settings.CACHE_IS_SHARED:
-        return count_in_pipeline(counter_key, extra_get)
-    return count_in_cache(counter_key), None
+def count(counter_key: str | None, other_key: str | None = None) -> tuple[int | None, str | None, bool]:
+    """(count, the other key's value, whether the shared cache answered); count None: nothing counted.
+
+    The other key is read only from the shared cache (Redis), in the counter's round trip.
+    """
+    if not settings.CACHE_IS_SHARED:
+        return (count_in_cache(counter_key) if counter_key else None), None, False
+    try:
+        return (*pipeline(counter_key, other_key), True)
+    except Exception:
+        logger.warning("rate limit cache unreachable; /mcp request not counted")
+        return None, None, False
 
 
 def uncount(counter_key: str) -> None:

@@ -2,18 +2,18 @@
 
 - OAuth endpoints (`/oauth/...`): RATE_LIMIT_OAUTH_MAX requests per RATE_LIMIT_OAUTH_WINDOW seconds per
   client address (django-ratelimit).
-Per-address counters count an IPv6 caller by its /64 (common.http.address_group).
 - Sign-in (the OAuth sign-in form and the admin's): failed attempts per RATE_LIMIT_LOGIN_WINDOW, counted
   from Django's `user_login_failed` signal per address and per (account, address) up to RATE_LIMIT_LOGIN_MAX,
   per account alone up to RATE_LIMIT_LOGIN_ACCOUNT_MAX (see `login_limits`); a successful sign-in is never
   counted, so people who type well are never locked out.
+
+Per-address counters count an IPv6 caller by its /64 (common.http.address_group).
 
 A rejected request gets 429 with Retry-After: OAuth error JSON (registered here for the OAuth paths), a page
 for the login form. When the cache is unreachable the limits fail open (requests are served, a warning is
 logged): availability matters more than counting during a Redis outage.
 """
 
-import functools
 import logging
 import unicodedata
 
@@ -106,9 +106,8 @@ def count_login_failure(sender, credentials, request=None, **kwargs) -> None:
         usage(request, "login", value, limit, settings.RATE_LIMIT_LOGIN_WINDOW, increment=True)
 
 
-@functools.cache
 def login_paths() -> frozenset[str]:
-    """The sign-in pages: the OAuth sign-in form and the admin's."""
+    """The sign-in pages: the OAuth sign-in form and the admin's (looked up per POST: LOGIN_URL may change)."""
     try:
         return frozenset({settings.LOGIN_URL, reverse("admin:login")})
     except NoReverseMatch:  # the admin is not installed
