@@ -166,6 +166,8 @@ MCP_INSTRUCTIONS = env_str(
 )
 # Modules whose @tool/@resource/@prompt functions are registered at start-up.
 MCP_TOOL_MODULES = env_list("MCP_TOOL_MODULES", "mcp_app.builtin")
+# The demo notes (the `notes` app: a model, the search_notes tool, notes://{id}, the summarize_notes prompt).
+MCP_DEMO_CONTENT = env_bool("MCP_DEMO_CONTENT", True)
 # Seconds a tool waits for the client's answer to a sampling or elicitation request sent on its event stream.
 MCP_CLIENT_REQUEST_TIMEOUT = env_int("MCP_CLIENT_REQUEST_TIMEOUT", 60)
 
@@ -185,6 +187,7 @@ INSTALLED_APPS = [
     "oauth2_provider",
     "oauth_app",
     "mcp_app",
+    *(["notes"] if MCP_DEMO_CONTENT else []),
 ]
 
 MIDDLEWARE = [
