@@ -3,7 +3,7 @@
 Starts three servers on loopback, each with 2 workers:
   ours  gunicorn (deploy/gunicorn.conf.py, sync workers) on a fresh PostgreSQL database + Redis, rate
         limits raised; a real client registered (RFC 7591) and authorized through the login and consent
-        pages (mcpsite/client_flow.py), its access token used for every /mcp request;
+        pages (mcp_client/), its access token used for every /mcp request;
   sdk   the official `mcp` 2.3 MCPServer, stateless JSON, under uvicorn (bench/sdk_server.py), no auth;
   bare  a bare Django view under the same gunicorn configuration (bench/bare_settings.py).
 wrk (bench/wrk/post.lua) drives the repeatable requests; the token endpoint's single-use inputs
@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 
 from bench.driver import DriverResult, Job, drive  # noqa: E402
-from mcpsite.client_flow import McpOAuthClient, log_in_and_consent  # noqa: E402
+from mcp_client import McpOAuthClient, log_in_and_consent  # noqa: E402
 from tests.support.servers import (  # noqa: E402
     PYTHON, drop_database, free_port, make_deployment, stop_process, wait_for_http,
 )

@@ -31,7 +31,7 @@ import psycopg  # noqa: E402
 import requests  # noqa: E402
 
 from bench.run import PASSWORD, USERNAME, rss_mb, start_ours  # noqa: E402
-from mcpsite.client_flow import FlowError, McpOAuthClient, log_in_and_consent  # noqa: E402
+from mcp_client import FlowError, McpOAuthClient, log_in_and_consent  # noqa: E402
 
 MAX_RSS_GROWTH_MB = 25
 REDIRECT_URI = "http://127.0.0.1:9/callback"

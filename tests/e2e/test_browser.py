@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 
-from mcpsite.client_flow import pkce_pair
+from mcp_client import pkce_pair
 from tests.e2e.conftest import TEST_PASSWORD, TEST_USERNAME
 from tests.support.servers import free_port, require_binary
 

@@ -20,7 +20,7 @@ import psycopg
 import pytest
 import requests
 
-from mcpsite.client_flow import McpOAuthClient, log_in_and_consent
+from mcp_client import McpOAuthClient, log_in_and_consent
 from tests.support.servers import drop_database, free_port, make_deployment
 
 pytestmark = pytest.mark.e2e

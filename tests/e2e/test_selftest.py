@@ -2,7 +2,7 @@
 
 import pytest
 
-from mcpsite.client_flow import log_in_and_consent
+from mcp_client import log_in_and_consent
 from tests.e2e.conftest import TEST_PASSWORD, TEST_USERNAME
 from tests.support.line_process import LineProcess
 from tests.support.servers import PYTHON, ROOT
