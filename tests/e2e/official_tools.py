@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.servers import ROOT
 from mcp_client import McpOAuthClient, log_in_and_consent
 from tests.e2e.conftest import TEST_PASSWORD, TEST_USERNAME
-from tests.support.servers import ROOT
 
 TOOLS = ROOT / "tools"
 NODE_BIN = TOOLS / "node_modules" / ".bin"

@@ -20,8 +20,8 @@ import psycopg
 import pytest
 import requests
 
+from harness.servers import drop_database, free_port, make_deployment
 from mcp_client import McpOAuthClient, log_in_and_consent
-from tests.support.servers import drop_database, free_port, make_deployment
 
 pytestmark = pytest.mark.e2e
 

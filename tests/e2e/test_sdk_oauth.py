@@ -5,10 +5,10 @@ import json
 
 import pytest
 
+from harness.servers import ROOT
 from mcp_client import ClientCredentials, FlowError, McpOAuthClient, log_in_and_consent, tool_text
 from tests.e2e.conftest import TEST_PASSWORD, TEST_USERNAME
 from tests.support.line_process import LineProcess
-from tests.support.servers import ROOT
 
 SDK_PYTHON = ROOT / "tools" / "venv" / "bin" / "python"
 SDK_CLIENT = ROOT / "tests" / "e2e" / "clients" / "sdk_oauth_client.py"

@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
+from harness.servers import drop_database, free_port, make_deployment
 from mcp_client import McpOAuthClient, log_in_and_consent
-from tests.support.servers import drop_database, free_port, make_deployment
 
 pytestmark = pytest.mark.e2e
 

@@ -8,9 +8,10 @@ import subprocess
 import pytest
 import yaml
 
-from tests.support.nginx import PLACEHOLDER, SITE_TEMPLATE, config_test, render_site, self_signed_certificate
-from tests.support.nginx import write_main_config
-from tests.support.servers import PYTHON, ROOT, require_binary
+from harness.nginx import PLACEHOLDER, SITE_TEMPLATE, config_test, render_site, self_signed_certificate
+from harness.nginx import write_main_config
+from harness.servers import PYTHON, ROOT
+from tests.support.binaries import require_binary
 
 GUNICORN_COMMAND = "gunicorn -c deploy/gunicorn.conf.py mcpsite.wsgi:application"
 GRACEFUL_TIMEOUT = 30  # deploy/gunicorn.conf.py's default
