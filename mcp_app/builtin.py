@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from mcp_app.context import Context, ToolError
 from mcp_app.models import Note
-from mcp_app.protocol import SUPPORTED_VERSIONS
+from mcp_app.versions import SUPPORTED_VERSIONS
 from mcp_app.registry import ResourceNotFound, prompt, resource, resource_template, tool
 
 READ_ONLY = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": False}

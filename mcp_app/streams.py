@@ -1,7 +1,9 @@
 """Server-to-client messages during a call: the event-stream (SSE) answer to a POST, and the mailboxes
 that carry the client's answers back to the waiting tool.
 
-A tool logs, reports progress, samples or elicits through its `Context` (mcp_app.context). When the client accepts `text/event-stream`, `run_with_channel` runs the call in a thread and:
+A tool logs, reports progress, samples or elicits through its `Context` (mcp_app.context), which
+hands the messages to an outbox. When the call's target takes a Context and the client accepts
+`text/event-stream`, `answer` runs the call in a thread with an `EventStreamChannel` as its outbox and:
   - if the call finishes before sending anything, returns the final JSON-RPC response (plain JSON);
   - otherwise answers with an event stream: each notification or request is one `message` event,
     the final response is the last event, then the stream ends.
@@ -14,7 +16,6 @@ cache is shared (the waiting thread BLPOPs it), process memory otherwise (one pr
 from __future__ import annotations
 
 import contextvars
-import functools
 import hmac
 import json
 import logging
@@ -23,15 +24,15 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import redis
 from django.conf import settings
 from django.db import connections
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 
-from mcp_app import jsonrpc, protocol
-from mcp_app.context import Context, ToolError
+from mcp_app import jsonrpc, transport
+from mcp_app.context import Outbox, ToolError
+from mcp_app.dispatch import Call
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +54,6 @@ def accepts_event_stream(accept_header: str) -> bool:
 def new_request_id() -> str:
     """Unguessable, so that nobody but the client that received the request can answer it."""
     return f"srv-{secrets.token_urlsafe(18)}"
-
-
-def jsonrpc_error(request_id, code: int, message: str) -> dict:
-    return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
 
 
 # --- Mailboxes: where the client's answer to a server request waits for the tool -----------------
@@ -172,7 +169,8 @@ def deliver_response(response, owner: str) -> bool:
 
 
 class EventStreamChannel:
-    """Messages of one call, queued by the call's thread and written out as SSE events by the response."""
+    """The outbox of a call answered as an event stream: its messages, queued by the call's thread and
+    written out as SSE events by the response."""
 
     def __init__(self, owner: str):
         self.owner = owner
@@ -210,10 +208,10 @@ class EventStreamChannel:
         result = answer.get("result")
         return result if isinstance(result, dict) else {}
 
-    def run(self, call: Callable[[Callable[..., Context]], dict], request_id) -> None:
-        final = jsonrpc_error(request_id, -32603, "Internal error")
+    def run(self, call: Callable[[Outbox], dict], request_id) -> None:
+        final = jsonrpc.error_message(jsonrpc.JsonRpcError(jsonrpc.INTERNAL_ERROR, "Internal error"), request_id)
         try:
-            final = call(functools.partial(StreamContext, channel=self))
+            final = call(self)
         except Exception:  # the call turns its own failures into JSON-RPC errors; never lose the stream
             logger.exception("call %s failed inside its event stream", request_id)
         finally:
@@ -238,23 +236,10 @@ class EventStreamChannel:
             self.closed = True
 
 
-@dataclass
-class StreamContext(Context):
-    """The Context of a call answered with an event stream: notifications and requests go on the stream."""
-
-    channel: EventStreamChannel | None = None
-
-    def send_notification(self, method: str, params: dict) -> None:
-        self.channel.notify(method, params)
-
-    def send_request(self, method: str, params: dict, timeout: float | None = None) -> dict:
-        return self.channel.request(method, params, timeout)
-
-
-def run_with_channel(call: Callable[[Callable[..., Context]], dict], request_id, owner: str):
-    """Run `call(context_factory)` for a client that accepts an event stream: the call builds its Context
-    with the factory (keyword arguments of `Context`) and returns the final JSON-RPC response. Returns the final response dict when the call sent nothing on the way (answer it as plain
-    JSON), else a StreamingHttpResponse that carries the call's messages and then its response."""
+def run_with_channel(call: Callable[[Outbox], dict], request_id, owner: str) -> dict | StreamingHttpResponse:
+    """Run `call(outbox)` for a client that accepts an event stream; it returns the final JSON-RPC
+    response. Returns that response when the call sent nothing on the way (the caller answers it as
+    plain JSON), else a StreamingHttpResponse that carries the call's messages and then its response."""
     channel = EventStreamChannel(owner)
     # The call's thread keeps the request's context variables (the request id in its log lines).
     thread = threading.Thread(target=contextvars.copy_context().run, args=(channel.run, call, request_id),
@@ -266,13 +251,10 @@ def run_with_channel(call: Callable[[Callable[..., Context]], dict], request_id,
         thread.join()
         return message
     logger.info("call %s streams its messages (first after %.0f ms)", request_id, (time.monotonic() - started) * 1000)
-    response = StreamingHttpResponse(channel.frames((kind, message)), content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
-    return response
+    return transport.event_stream(channel.frames((kind, message)))
 
 
-# --- The hooks mcp_app.protocol calls (installed when this module is imported) ----------------------------------
+# --- What the view calls ---------------------------------------------------------------------------
 
 
 def owner_of(identity) -> str:
@@ -280,19 +262,12 @@ def owner_of(identity) -> str:
     return f"{identity.client_id}:{identity.subject}" if identity is not None else ""
 
 
-def respond(http_request, call) -> HttpResponse | None:
-    """Answer `call` as an event stream when its target takes a Context and the client accepts a stream;
-    None leaves the request to plain JSON."""
-    function = getattr(call.target, "function", None)
-    if function is None or not function.context_name:
-        return None
-    if not accepts_event_stream(http_request.headers.get("Accept", "")):
-        return None
-    answered = run_with_channel(lambda context_class: call.run(context_class=context_class), call.request.id,
-                                owner_of(call.identity))
-    if isinstance(answered, dict):
-        return HttpResponse(jsonrpc.encode(answered), content_type="application/json")
-    return answered
+def answer(call: Call, accept: str) -> dict | StreamingHttpResponse:
+    """The call's answer: the JSON-RPC response, or an event stream already under way when the target
+    takes a Context, the client accepts a stream, and the call sent something before its result."""
+    if not (call.streams and accepts_event_stream(accept)):
+        return call.run()
+    return run_with_channel(call.run, call.request.id, owner_of(call.identity))
 
 
 def receive(response, identity) -> bool:
@@ -301,7 +276,3 @@ def receive(response, identity) -> bool:
     if not delivered:
         logger.warning("a response to %r was posted but no call of this client waits for it", response.id)
     return delivered
-
-
-protocol.stream_hooks.respond = respond
-protocol.stream_hooks.receive = receive
