@@ -33,6 +33,13 @@ class McpView(APIView):
         transport.refuse_query_token(request)
         super().initial(request, *args, **kwargs)  # authenticates: request.user is a TokenIdentity or None
 
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        # Clients probe GET /mcp without a token to find the authorization server (mcp-remote starts its
+        # sign-in only on a 401): answer the challenge first, and 405 to those who may call at all.
+        if request.method in ("GET", "DELETE") and request.user is None:
+            raise AuthenticationRequired()
+        return super().http_method_not_allowed(request, *args, **kwargs)
+
     def post(self, request):
         transport.check_accept(request)
         message = jsonrpc.parse_message(transport.read_body(request))

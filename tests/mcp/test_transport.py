@@ -193,6 +193,15 @@ def test_legacy_and_modern_versions_share_the_endpoint(client, token):
     assert Mcp(client, token, MODERN).result("server/discover")["resultType"] == "complete"
 
 
+@pytest.mark.parametrize("method", ["get", "delete"])
+def test_get_and_delete_without_a_token_get_the_401_challenge_of_a_post_without_token(client, db, method):
+    post = Mcp(client, None).request("tools/list")
+    response = getattr(client, method)("/mcp", headers={"Accept": "application/json, text/event-stream"})
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == post["WWW-Authenticate"]
+    assert response.json() == post.json()
+
+
 ERROR_CASES = {
     "unknown method": ("no/such/method", {}),
     "invalid params of a Context-taking tool": ("tools/call", {"name": "test_context", "arguments": "x"}),
