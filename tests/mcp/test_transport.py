@@ -229,3 +229,10 @@ def test_an_error_gets_the_same_status_and_body_whether_the_client_accepts_json_
     assert json_only.json() == with_sse.json()
     body = json_only.json()
     assert "error" in body or body["result"]["isError"] is True
+
+
+def test_a_tool_output_holding_a_lone_surrogate_is_answered_escaped_not_as_a_server_error(mcp):
+    response = mcp.request("tools/call", {"name": "test_unencodable", "arguments": {}})
+    assert response.status_code == 200
+    assert b'"caf\\udce9"' in response.content
+    response.content.decode("utf-8")  # the body itself is valid UTF-8

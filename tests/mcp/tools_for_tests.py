@@ -76,3 +76,9 @@ def broken() -> str:
 def context_template(id: int, ctx: Context) -> str:
     """Takes a Context (a client accepting SSE gets the streaming path), sends nothing, finds nothing."""
     raise ResourceNotFound(f"test://context/{id}")
+
+
+@tool(name="test_unencodable")
+def unencodable() -> str:
+    """Returns a lone surrogate, as text decoded with errors="surrogateescape" would hold one."""
+    return b"caf\xe9".decode("utf-8", errors="surrogateescape")
