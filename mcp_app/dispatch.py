@@ -119,7 +119,7 @@ class Call:
             raise InsufficientScope(scope, f"{self.request.method} {self.params.get('name') or self.params.get('uri')}")
 
     @property
-    def streams(self) -> bool:
+    def can_stream(self) -> bool:
         """Whether the target takes a Context, so that an event stream could carry its messages."""
         function = getattr(self.target, "function", None)
         return function is not None and function.context_name is not None

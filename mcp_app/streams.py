@@ -154,7 +154,7 @@ def owner_of(identity) -> str:
 def answer(call: Call, accept: str) -> dict | StreamingHttpResponse:
     """The call's answer: the JSON-RPC response, or an event stream already under way when the target
     takes a Context, the client accepts a stream, and the call sent something before its result."""
-    if not (call.streams and accepts_event_stream(accept)):
+    if not (call.can_stream and accepts_event_stream(accept)):
         return call.run()
     return run_with_channel(call.run, call.request.id, owner_of(call.identity))
 

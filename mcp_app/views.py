@@ -20,7 +20,7 @@ class JsonOnly(BaseContentNegotiation):
 
 
 class McpView(APIView):
-    http_method_names = ["post"]  # GET (server stream) and DELETE (sessions) → 405: we keep neither
+    http_method_names = ["post"]  # GET (server stream) and DELETE (sessions): we keep neither
     authentication_classes = [BearerTokenAuthentication]
     permission_classes = []
     parser_classes = []  # the body is parsed once, by jsonrpc.parse_message
