@@ -9,8 +9,8 @@ from django.conf import settings
 from pydantic import BaseModel, Field
 
 from mcp_app.context import Context, ToolError
-from mcp_app.protocol import SUPPORTED_VERSIONS
 from mcp_app.registry import resource, tool
+from mcp_app.versions import SUPPORTED_VERSIONS
 
 READ_ONLY = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": False}
 

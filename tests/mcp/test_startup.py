@@ -10,9 +10,9 @@ from pathlib import Path
 
 from django.conf import settings
 
-from mcp_app.context import LOG_LEVEL_META_KEY, Context
+from mcp_app.context import LOG_LEVEL_META_KEY
 from mcp_app.jsonrpc import Request
-from mcp_app.protocol import Call
+from mcp_app.dispatch import Call
 
 ROOT = Path(__file__).resolve().parents[2]
 LIST_TOOLS = "import json; from mcp_app.registry import registry; print(json.dumps(sorted(registry.tools)))"
@@ -75,7 +75,7 @@ def test_conformance_fixtures_are_off_by_default_and_added_by_the_setting():
 
 
 def context_for(version: str, meta: dict):
-    return Call(Request(1, "tools/call", {"_meta": meta}), version, None).context(Context)
+    return Call(Request(1, "tools/call", {"_meta": meta}), version, None).context()
 
 
 def test_the_2026_version_logs_only_when_the_request_names_a_level():
