@@ -9,10 +9,8 @@ from django.conf import settings
 from pydantic import BaseModel, Field
 
 from mcp_app.context import Context, ToolError
-from mcp_app.registry import resource, tool
+from mcp_app.registry import READ_ONLY, resource, tool
 from mcp_app.versions import SUPPORTED_VERSIONS
-
-READ_ONLY = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": False}
 
 
 @tool(scope="mcp:tools", title="Echo", annotations=READ_ONLY)

@@ -6,10 +6,8 @@ from typing import Annotated
 from django.db.models import Q
 from pydantic import BaseModel, Field
 
-from mcp_app.registry import ResourceNotFound, prompt, resource_template, tool
+from mcp_app.registry import READ_ONLY, ResourceNotFound, prompt, resource_template, tool
 from notes.models import Note
-
-READ_ONLY = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": False}
 
 
 class NoteSummary(BaseModel):

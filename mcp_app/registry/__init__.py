@@ -15,6 +15,7 @@ Layers: `content` (what functions return), `signatures` (signature → schema, v
 """
 
 from mcp_app.registry.content import (
+    READ_ONLY,
     Content,
     ToolResult,
     assistant_message,
@@ -31,6 +32,7 @@ from mcp_app.registry.registry import Registry, prompt, registry, resource, reso
 from mcp_app.registry.signatures import Function, InvalidArguments
 
 __all__ = [
+    "READ_ONLY",
     "Content", "Function", "InvalidArguments", "Prompt", "Registry", "Resource", "ResourceNotFound",
     "ResourceTemplate", "Tool", "ToolResult", "assistant_message", "audio", "decode_cursor", "embedded_resource",
     "encode_cursor", "image", "prompt", "registry", "resource", "resource_link", "resource_template", "text",

@@ -72,3 +72,7 @@ def user_message(value: str | Content) -> dict:
 
 def assistant_message(value: str | Content) -> dict:
     return {"role": "assistant", "content": text(value) if isinstance(value, str) else value}
+
+
+# ToolAnnotations of a tool that only reads (MCP 2025-06-18 "Tool annotations").
+READ_ONLY = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": False}
