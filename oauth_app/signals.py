@@ -8,6 +8,7 @@ from django.dispatch import receiver
 from oauth2_provider.models import get_access_token_model
 
 from oauth_app.accounts import ends_access, revoke_user_tokens
+from oauth_app.consent import forget_consents
 from oauth_app.models import Client
 from oauth_app.tokens import forget_active
 
@@ -25,6 +26,15 @@ def forget_tokens_of_disabled_client(sender, instance, **kwargs):
     if not instance.is_enabled:
         checksums = AccessToken.objects.filter(application=instance).values_list("token_checksum", flat=True)
         forget_active(list(checksums))
+
+
+@receiver(pre_save, sender=Client)
+def forget_consents_when_redirect_uris_change(sender, instance, raw=False, **kwargs):
+    if raw or instance.pk is None:
+        return
+    stored = sender.objects.filter(pk=instance.pk).values_list("redirect_uris", flat=True).first()
+    if stored is not None and set(stored.split()) != set(instance.redirect_uris.split()):
+        forget_consents(client=instance)
 
 
 @receiver(pre_save, sender=User)
