@@ -56,7 +56,9 @@ DEVELOPMENT_SECRET_KEY = "django-insecure-development-key-do-not-use-in-producti
 DEVELOPMENT_JWT_SECRET = "development-jwt-secret-do-not-use-in-production"
 
 SECRET_KEY = env_str("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
-DEBUG = env_bool("DEBUG", not IS_PRODUCTION)
+# Debug pages only when asked for: ENVIRONMENT=development set explicitly (`make run` sets it), or DEBUG.
+DEBUG = env_bool("DEBUG", env_str("ENVIRONMENT").lower() == "development")
+DEFAULT_EXCEPTION_REPORTER_FILTER = "mcpsite.reporting.ExceptionReporterFilter"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if IS_PRODUCTION else "localhost,127.0.0.1,[::1],testserver")
 
 # --- OAuth (the seed's names and defaults) ----------------------------------------------------
@@ -253,6 +255,8 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Stores sha256 of the session key, never the cookie's value (mcpsite/sessions.py).
+SESSION_ENGINE = "mcpsite.sessions"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
