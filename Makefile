@@ -36,8 +36,11 @@ install-dev: $(VENV)/.installed-dev
 migrate: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 
+# The development server: DEBUG needs ENVIRONMENT=development set explicitly, unless the shell or .env sets it.
+RUN_ENV = $(if $(ENVIRONMENT)$(shell grep -s '^ENVIRONMENT=' .env),,ENVIRONMENT=development)
+
 run: migrate
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	$(RUN_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
 
 superuser: $(VENV)/.installed
 	$(PY) manage.py createsuperuser

@@ -20,9 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.run import (  # noqa: E402
-    MCP_SCENARIOS, REGISTRATION_BODY, authorize_client, rss_mb, run_wrk, start_ours,
-)
+from bench.run import MCP_SCENARIOS, REGISTRATION_BODY, authorize_client, run_wrk, start_ours  # noqa: E402
+from harness.load import rss_mb  # noqa: E402
 
 MAX_GROWTH_MB = 10
 

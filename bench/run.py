@@ -3,7 +3,7 @@
 Starts three servers on loopback, each with 2 workers:
   ours  gunicorn (deploy/gunicorn.conf.py, sync workers) on a fresh PostgreSQL database + Redis, rate
         limits raised; a real client registered (RFC 7591) and authorized through the login and consent
-        pages (mcpsite/client_flow.py), its access token used for every /mcp request;
+        pages (mcp_client/), its access token used for every /mcp request;
   sdk   the official `mcp` 2.3 MCPServer, stateless JSON, under uvicorn (bench/sdk_server.py), no auth;
   bare  a bare Django view under the same gunicorn configuration (bench/bare_settings.py).
 wrk (bench/wrk/post.lua) drives the repeatable requests; the token endpoint's single-use inputs
@@ -39,19 +39,15 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 
 from bench.driver import DriverResult, Job, drive  # noqa: E402
-from mcpsite.client_flow import McpOAuthClient, log_in_and_consent  # noqa: E402
-from tests.support.servers import (  # noqa: E402
-    PYTHON, drop_database, free_port, make_deployment, stop_process, wait_for_http,
-)
+from harness.load import PASSWORD, USERNAME, WORKERS, Server, cpu_seconds, rss_mb, start_server  # noqa: E402
+from harness.servers import PYTHON, free_port, wait_for_http  # noqa: E402
+from mcp_client import McpOAuthClient, log_in_and_consent  # noqa: E402
 
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
 POST_LUA = ROOT / "bench" / "wrk" / "post.lua"
 SDK_PYTHON = ROOT / "tools" / "venv" / "bin" / "python"
 RESULTS = ROOT / "bench" / "results"
-WORKERS = 2
-USERNAME, PASSWORD = "bench-user", "bench-password-0123456789"
 REDIRECT_URI = "http://127.0.0.1:9/callback"
-UNLIMITED = "1000000000"
 VARIANTS: list[str] = []  # names of --variant servers (our code with other settings), compared like references
 
 
@@ -73,78 +69,9 @@ REGISTRATION_BODY = json.dumps({
 
 
 # --- Servers -------------------------------------------------------------------------------------
-@dataclass
-class Server:
-    name: str
-    port: int
-    master: subprocess.Popen
-    scenarios: list[str]
-    token: str = ""
-    env: dict = field(default_factory=dict)
-    cleanup: list = field(default_factory=list)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def worker_pids(self) -> list[int]:
-        return child_pids(self.master.pid)
-
-    def stop(self) -> None:
-        stop_process(self.master)
-        for action in self.cleanup:
-            action()
-
-
-def child_pids(parent: int) -> list[int]:
-    """The worker processes of a server: the master's children (not multiprocessing's helpers)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            cmdline = (entry / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == parent and b"resource_tracker" not in cmdline:
-            pids.append(int(entry.name))
-    return sorted(pids)
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time the processes have used: unlike req/s, it does not depend on what else
-    the machine is running."""
-    ticks = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
-
-
 def start_ours(workdir: Path, dcr_token: str, extra_env: dict[str, str] | None = None, name: str = "ours") -> Server:
-    port = free_port()
-    deployment = make_deployment(
-        workdir, port, RATE_LIMIT_OAUTH_MAX=UNLIMITED, RATE_LIMIT_MCP_MAX=UNLIMITED, RATE_LIMIT_LOGIN_MAX=UNLIMITED,
-        DCR_AUTH_TOKEN=dcr_token, GUNICORN_LOG_LEVEL="warning", **(extra_env or {}),
-    )
-    deployment.manage("shell", "-c", "from django.contrib.auth import get_user_model; "
-                      f"get_user_model().objects.create_user('{USERNAME}', password='{PASSWORD}')")
-    master = deployment.start_gunicorn(port, workers=WORKERS, log_path=workdir / f"{name}.log")
-    scenarios = [*MCP_SCENARIOS, "registration"] if name == "ours" else list(MCP_SCENARIOS)
-    server = Server(name, port, master, scenarios)
-    server.env = deployment.env
-    server.cleanup.append(lambda: drop_database(deployment.database_url))
+    server = start_server(workdir, dcr_token, extra_env, name)
+    server.scenarios = [*MCP_SCENARIOS, "registration"] if name == "ours" else list(MCP_SCENARIOS)
     return server
 
 

@@ -19,5 +19,3 @@ class McpAppConfig(AppConfig):
             modules.append("mcp_app.conformance")
         for module in modules:
             importlib.import_module(module)
-        # Installs protocol.stream_hooks: calls that log, report progress, sample or elicit answer as event streams.
-        importlib.import_module("mcp_app.streams")

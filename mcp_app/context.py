@@ -10,17 +10,16 @@ inputSchema):
         ctx.log("info", {"done": steps})
         return "done"
 
-Hook for streaming transports (`mcp_app.streams`). The plain-JSON response of `/mcp` carries exactly
-one message, so this base class cannot deliver anything before the result: `send_notification` drops
-the message (progress and log notifications are optional for a server) and `send_request` raises
-`ServerRequestUnavailable`, which the tool call turns into an `isError` result that tells the client
-why. A streaming transport subclasses `Context`, overrides those two methods (write an SSE event;
-send a request and wait, through Redis, for the client's answer POSTed to any worker), and runs the
-call with `Call.run(context_class=...)` (see `mcp_app.protocol`). Everything else here is shared.
+A Context talks to an *outbox*: where messages to the client go before the result. The plain-JSON
+answer of `/mcp` carries exactly one message, so its outbox (`PLAIN_JSON`) drops notifications
+(progress and log notifications are optional for a server) and refuses server-to-client requests
+with `ServerRequestUnavailable`, which the tool call turns into an `isError` result that tells the
+client why. The event stream of `mcp_app.streams` is the other outbox: it writes SSE events and
+waits, through Redis, for the client's answer POSTed to any worker.
 """
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 # RFC 5424 severities, lowest first, as MCP's logging utility names them.
 LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
@@ -42,6 +41,25 @@ class ServerRequestUnavailable(ToolError):
         self.method = method
 
 
+class Outbox(Protocol):
+    def notify(self, method: str, params: dict) -> None: ...
+
+    def request(self, method: str, params: dict, timeout: float | None = None) -> dict: ...
+
+
+class PlainJsonOutbox:
+    """One JSON message answers the call: a notification has nowhere to go, a request cannot be sent."""
+
+    def notify(self, method: str, params: dict) -> None:
+        pass
+
+    def request(self, method: str, params: dict, timeout: float | None = None) -> dict:
+        raise ServerRequestUnavailable(method)
+
+
+PLAIN_JSON = PlainJsonOutbox()
+
+
 @dataclass
 class Context:
     identity: Any  # oauth_app.tokens.TokenIdentity, or None for a public method
@@ -52,6 +70,7 @@ class Context:
     log_level: str | None = None
     # 2026-07-28: no notifications/message unless the request named a level in _meta.
     logging_enabled: bool = True
+    outbox: Outbox = PLAIN_JSON
 
     @property
     def progress_token(self) -> str | int | None:
@@ -91,9 +110,9 @@ class Context:
             "elicitation/create", {"message": message, "requestedSchema": requested_schema, **options}
         )
 
-    # --- transport hooks (overridden by streaming transports) -----------------------------------
+    # --- what goes to the outbox ----------------------------------------------------------------
     def send_notification(self, method: str, params: dict) -> None:
-        """Plain JSON carries one message: a notification has nowhere to go, and is optional."""
+        self.outbox.notify(method, params)
 
     def send_request(self, method: str, params: dict, timeout: float | None = None) -> dict:
-        raise ServerRequestUnavailable(method)
+        return self.outbox.request(method, params, timeout)

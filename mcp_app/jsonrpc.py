@@ -2,9 +2,13 @@
 
 `parse_message` turns a request body into a `Request`, `Notification` or `Response`, or raises
 `JsonRpcError` with the code the specification names (-32700 unparsable, -32600 invalid).
+MCP messages are UTF-8 text: a body that is not, or whose escapes name a lone UTF-16 surrogate
+("\\ud800", text no encoder can write, I-JSON RFC 7493 section 2.1), is a parse error, so that no
+such string reaches a tool, a log line, Redis or PostgreSQL.
 """
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +23,10 @@ MISSING_REQUIRED_CLIENT_CAPABILITY = -32021  # 2026-07-28
 UNSUPPORTED_PROTOCOL_VERSION = -32022  # 2026-07-28
 
 RequestId = str | int
+
+# A \uD800-\uDFFF escape: only then can the parsed message hold a lone surrogate (pairs are joined).
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class JsonRpcError(Exception):
@@ -72,9 +80,13 @@ def is_valid_id(value: Any) -> bool:
 def parse_message(body: bytes) -> Message:
     """Decode one JSON-RPC message (the body is parsed exactly once)."""
     try:
-        data = json.loads(body)
+        text = body.decode("utf-8-sig")  # strict: refuses invalid UTF-8, surrogates encoded as bytes too
+        data = json.loads(text)
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: hostile nesting depth
         raise JsonRpcError(PARSE_ERROR, "Parse error: the body is not valid JSON") from None
+    if SURROGATE_ESCAPE.search(text) and holds_lone_surrogate(data):
+        raise JsonRpcError(PARSE_ERROR, "Parse error: the body escapes a lone UTF-16 surrogate, which is not "
+                           "Unicode text")
     if isinstance(data, list):
         raise JsonRpcError(INVALID_REQUEST, "Invalid Request: batches are not supported, send one message per POST")
     if not isinstance(data, dict):
@@ -104,6 +116,23 @@ def parse_message(body: bytes) -> Message:
     )
 
 
+def holds_lone_surrogate(data: Any) -> bool:
+    """Whether any string of a parsed JSON value (keys included) holds a lone surrogate; iterative, since
+    the value may nest as deep as the parser allowed."""
+    pending = [data]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if SURROGATE.search(value):
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
+
+
 def result_message(request_id: RequestId, result: dict) -> dict:
     return {"jsonrpc": "2.0", "id": request_id, "result": result}
 
@@ -114,4 +143,7 @@ def error_message(error: JsonRpcError, request_id: RequestId | None = None) -> d
 
 
 def encode(message: dict) -> bytes:
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+    try:
+        return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:  # a lone surrogate from a tool's own output: JSON can still escape it
+        return json.dumps(message, separators=(",", ":")).encode()

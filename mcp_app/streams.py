@@ -1,21 +1,20 @@
-"""Server-to-client messages during a call: the event-stream (SSE) answer to a POST, and the mailboxes
-that carry the client's answers back to the waiting tool.
+"""Server-to-client messages during a call: the event-stream (SSE) answer to a POST.
 
-A tool logs, reports progress, samples or elicits through its `Context` (mcp_app.context). When the client accepts `text/event-stream`, `run_with_channel` runs the call in a thread and:
+A tool logs, reports progress, samples or elicits through its `Context` (mcp_app.context), which
+hands the messages to an outbox. When the call's target takes a Context and the client accepts
+`text/event-stream`, `answer` runs the call in a thread with an `EventStreamChannel` as its outbox and:
   - if the call finishes before sending anything, returns the final JSON-RPC response (plain JSON);
   - otherwise answers with an event stream: each notification or request is one `message` event,
     the final response is the last event, then the stream ends.
-A server-to-client request (`sampling/createMessage`, `elicitation/create`) gets a random id; the
-client answers it with a separate POST that another gunicorn worker or host may receive. That POST
-calls `deliver_response`, which puts the answer in the mailbox of that id: a Redis list when the
-cache is shared (the waiting thread BLPOPs it), process memory otherwise (one process only).
+Either way the HTTP answer is written by mcp_app.transport, so the final response has the status it
+would have for a client that accepts only JSON. A server-to-client request (`sampling/createMessage`,
+`elicitation/create`) gets a random id and waits for the client's answer in a mailbox
+(mcp_app.mailboxes), which the client's separate POST, on any worker or host, fills.
 """
 
 from __future__ import annotations
 
 import contextvars
-import functools
-import hmac
 import json
 import logging
 import queue
@@ -23,15 +22,15 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
-import redis
 from django.conf import settings
 from django.db import connections
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 
-from mcp_app import jsonrpc, protocol
-from mcp_app.context import Context, ToolError
+from mcp_app import jsonrpc, transport
+from mcp_app.context import Outbox, ToolError
+from mcp_app.dispatch import Call
+from mcp_app.mailboxes import deliver_response, mailboxes
 
 logger = logging.getLogger(__name__)
 
@@ -55,124 +54,12 @@ def new_request_id() -> str:
     return f"srv-{secrets.token_urlsafe(18)}"
 
 
-def jsonrpc_error(request_id, code: int, message: str) -> dict:
-    return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
-
-
-# --- Mailboxes: where the client's answer to a server request waits for the tool -----------------
-
-
-def _key(kind: str, request_id: str) -> str:
-    return f"{settings.CACHE_KEY_PREFIX}:mcp:{kind}:{request_id}"
-
-
-class RedisMailboxes:
-    """Shared by every worker and host: the answer may reach any of them."""
-
-    def __init__(self, url: str):
-        self.url = url
-        self._client = None
-        self._lock = threading.Lock()
-
-    def client(self):
-        # Own client, not the cache's: BLPOP blocks longer than the cache's 0.5 s socket timeout.
-        with self._lock:
-            if self._client is None:
-                self._client = redis.Redis.from_url(
-                    self.url, socket_connect_timeout=1.0, socket_timeout=settings.MCP_CLIENT_REQUEST_TIMEOUT + 5
-                )
-            return self._client
-
-    def open(self, request_id: str, owner: str, ttl: float) -> None:
-        self.client().set(_key("pending", request_id), owner, ex=max(1, int(ttl) + 5))
-
-    def wait(self, request_id: str, timeout: float) -> dict | None:
-        client = self.client()
-        try:
-            popped = client.blpop([_key("reply", request_id)], timeout=max(1, int(round(timeout))))
-        finally:
-            client.delete(_key("pending", request_id), _key("reply", request_id))
-        return json.loads(popped[1]) if popped else None
-
-    def deliver(self, request_id: str, message: dict, owner: str) -> bool:
-        client = self.client()
-        expected = client.get(_key("pending", request_id))
-        if expected is None or not hmac.compare_digest(expected, owner.encode()):
-            return False
-        reply_key = _key("reply", request_id)
-        pipe = client.pipeline()
-        pipe.rpush(reply_key, json.dumps(message))
-        pipe.expire(reply_key, int(settings.MCP_CLIENT_REQUEST_TIMEOUT) + 5)
-        pipe.execute()
-        return True
-
-
-class MemoryMailboxes:
-    """One process only (no shared cache): the answer must reach the process that waits for it."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._boxes: dict[str, tuple[str, queue.Queue]] = {}
-
-    def open(self, request_id: str, owner: str, ttl: float) -> None:
-        with self._lock:
-            self._boxes[request_id] = (owner, queue.Queue(maxsize=1))
-
-    def wait(self, request_id: str, timeout: float) -> dict | None:
-        with self._lock:
-            box = self._boxes.get(request_id)
-        try:
-            return box[1].get(timeout=timeout) if box else None
-        except queue.Empty:
-            return None
-        finally:
-            with self._lock:
-                self._boxes.pop(request_id, None)
-
-    def deliver(self, request_id: str, message: dict, owner: str) -> bool:
-        with self._lock:
-            box = self._boxes.get(request_id)
-        if box is None or not hmac.compare_digest(box[0].encode(), owner.encode()):
-            return False
-        try:
-            box[1].put_nowait(message)
-        except queue.Full:  # a duplicate answer: the first one counts
-            return False
-        return True
-
-
-_mailboxes = None
-_mailboxes_lock = threading.Lock()
-
-
-def mailboxes():
-    global _mailboxes
-    with _mailboxes_lock:
-        if _mailboxes is None:
-            _mailboxes = RedisMailboxes(settings.REDIS_URL) if settings.CACHE_IS_SHARED else MemoryMailboxes()
-        return _mailboxes
-
-
-def deliver_response(response, owner: str) -> bool:
-    """Route a POSTed JSON-RPC response (a `jsonrpc.Response`) to the call waiting for it; False when no
-    call of this owner waits for that id (unknown, expired, already answered, or another client's)."""
-    request_id = response.id
-    if not isinstance(request_id, str) or not request_id.startswith("srv-"):
-        return False
-    message = {"id": request_id, "result": response.result} if response.error is None else {
-        "id": request_id, "error": response.error}
-    try:
-        return mailboxes().deliver(request_id, message, owner)
-    except Exception:  # Redis unreachable: the tool will time out and say so
-        logger.exception("could not deliver the client's answer to %s", request_id)
-        return False
-
-
 # --- The event stream ------------------------------------------------------------------------------
 
 
 class EventStreamChannel:
-    """Messages of one call, queued by the call's thread and written out as SSE events by the response."""
+    """The outbox of a call answered as an event stream: its messages, queued by the call's thread and
+    written out as SSE events by the response."""
 
     def __init__(self, owner: str):
         self.owner = owner
@@ -210,10 +97,10 @@ class EventStreamChannel:
         result = answer.get("result")
         return result if isinstance(result, dict) else {}
 
-    def run(self, call: Callable[[Callable[..., Context]], dict], request_id) -> None:
-        final = jsonrpc_error(request_id, -32603, "Internal error")
+    def run(self, call: Callable[[Outbox], dict], request_id) -> None:
+        final = jsonrpc.error_message(jsonrpc.JsonRpcError(jsonrpc.INTERNAL_ERROR, "Internal error"), request_id)
         try:
-            final = call(functools.partial(StreamContext, channel=self))
+            final = call(self)
         except Exception:  # the call turns its own failures into JSON-RPC errors; never lose the stream
             logger.exception("call %s failed inside its event stream", request_id)
         finally:
@@ -238,23 +125,10 @@ class EventStreamChannel:
             self.closed = True
 
 
-@dataclass
-class StreamContext(Context):
-    """The Context of a call answered with an event stream: notifications and requests go on the stream."""
-
-    channel: EventStreamChannel | None = None
-
-    def send_notification(self, method: str, params: dict) -> None:
-        self.channel.notify(method, params)
-
-    def send_request(self, method: str, params: dict, timeout: float | None = None) -> dict:
-        return self.channel.request(method, params, timeout)
-
-
-def run_with_channel(call: Callable[[Callable[..., Context]], dict], request_id, owner: str):
-    """Run `call(context_factory)` for a client that accepts an event stream: the call builds its Context
-    with the factory (keyword arguments of `Context`) and returns the final JSON-RPC response. Returns the final response dict when the call sent nothing on the way (answer it as plain
-    JSON), else a StreamingHttpResponse that carries the call's messages and then its response."""
+def run_with_channel(call: Callable[[Outbox], dict], request_id, owner: str) -> dict | StreamingHttpResponse:
+    """Run `call(outbox)` for a client that accepts an event stream; it returns the final JSON-RPC
+    response. Returns that response when the call sent nothing on the way (the caller answers it as
+    plain JSON), else a StreamingHttpResponse that carries the call's messages and then its response."""
     channel = EventStreamChannel(owner)
     # The call's thread keeps the request's context variables (the request id in its log lines).
     thread = threading.Thread(target=contextvars.copy_context().run, args=(channel.run, call, request_id),
@@ -266,13 +140,10 @@ def run_with_channel(call: Callable[[Callable[..., Context]], dict], request_id,
         thread.join()
         return message
     logger.info("call %s streams its messages (first after %.0f ms)", request_id, (time.monotonic() - started) * 1000)
-    response = StreamingHttpResponse(channel.frames((kind, message)), content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
-    return response
+    return transport.event_stream(channel.frames((kind, message)))
 
 
-# --- The hooks mcp_app.protocol calls (installed when this module is imported) ----------------------------------
+# --- What the view calls ---------------------------------------------------------------------------
 
 
 def owner_of(identity) -> str:
@@ -280,19 +151,12 @@ def owner_of(identity) -> str:
     return f"{identity.client_id}:{identity.subject}" if identity is not None else ""
 
 
-def respond(http_request, call) -> HttpResponse | None:
-    """Answer `call` as an event stream when its target takes a Context and the client accepts a stream;
-    None leaves the request to plain JSON."""
-    function = getattr(call.target, "function", None)
-    if function is None or not function.context_name:
-        return None
-    if not accepts_event_stream(http_request.headers.get("Accept", "")):
-        return None
-    answered = run_with_channel(lambda context_class: call.run(context_class=context_class), call.request.id,
-                                owner_of(call.identity))
-    if isinstance(answered, dict):
-        return HttpResponse(jsonrpc.encode(answered), content_type="application/json")
-    return answered
+def answer(call: Call, accept: str) -> dict | StreamingHttpResponse:
+    """The call's answer: the JSON-RPC response, or an event stream already under way when the target
+    takes a Context, the client accepts a stream, and the call sent something before its result."""
+    if not (call.can_stream and accepts_event_stream(accept)):
+        return call.run()
+    return run_with_channel(call.run, call.request.id, owner_of(call.identity))
 
 
 def receive(response, identity) -> bool:
@@ -301,7 +165,3 @@ def receive(response, identity) -> bool:
     if not delivered:
         logger.warning("a response to %r was posted but no call of this client waits for it", response.id)
     return delivered
-
-
-protocol.stream_hooks.respond = respond
-protocol.stream_hooks.receive = receive

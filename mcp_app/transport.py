@@ -1,4 +1,5 @@
-"""Streamable HTTP rules for /mcp: what a POST must look like and how each answer is written.
+"""Streamable HTTP rules for /mcp: what a POST must look like and how each answer is written (the one
+writer of /mcp answers: plain JSON, event streams, errors and challenges).
 
 Errors: JSON-RPC errors keep HTTP 200 where the legacy versions expect it; transport failures are 4xx
 with a JSON-RPC error body (id null when it could not be read); 2026-07-28 maps codes to statuses
@@ -10,7 +11,8 @@ import logging
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from rest_framework.exceptions import AuthenticationFailed, MethodNotAllowed, NotAuthenticated, Throttled
 
 from common.errors import too_many_requests
@@ -28,7 +30,7 @@ from mcp_app.jsonrpc import (
     UNSUPPORTED_PROTOCOL_VERSION,
     JsonRpcError,
 )
-from mcp_app.protocol import AuthenticationRequired, InsufficientScope
+from mcp_app.dispatch import AuthenticationRequired, InsufficientScope
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +61,19 @@ def json_response(message: dict, *, modern: bool, status: int | None = None) -> 
     if status is None:
         status = status_for(message["error"]["code"], modern) if "error" in message else 200
     return HttpResponse(jsonrpc.encode(message), status=status, content_type="application/json")
+
+
+def event_stream(frames) -> StreamingHttpResponse:
+    """A call's messages as they come, then its response (the status is 200: it is sent before the result)."""
+    response = StreamingHttpResponse(frames, content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
+    return response
+
+
+def write(answer: dict | HttpResponseBase, *, modern: bool) -> HttpResponseBase:
+    """A call's answer (mcp_app.streams.answer): a JSON-RPC message, or an event stream under way."""
+    return answer if isinstance(answer, HttpResponseBase) else json_response(answer, modern=modern)
 
 
 def accepted() -> HttpResponse:

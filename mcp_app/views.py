@@ -7,8 +7,9 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
-from mcp_app import jsonrpc, protocol, transport
+from mcp_app import jsonrpc, streams, transport, versions
 from mcp_app.authentication import BearerTokenAuthentication
+from mcp_app.dispatch import AuthenticationRequired, Call
 from mcp_app.throttling import McpRateThrottle
 
 
@@ -20,7 +21,7 @@ class JsonOnly(BaseContentNegotiation):
 
 
 class McpView(APIView):
-    http_method_names = ["post"]  # GET (server stream) and DELETE (sessions) → 405: we keep neither
+    http_method_names = ["post"]  # GET (server stream) and DELETE (sessions): we keep neither
     authentication_classes = [BearerTokenAuthentication]
     permission_classes = []
     throttle_classes = [McpRateThrottle]
@@ -34,22 +35,29 @@ class McpView(APIView):
         transport.refuse_query_token(request)
         super().initial(request, *args, **kwargs)  # authenticates: request.user is a TokenIdentity or None
 
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        # Clients probe GET /mcp without a token to find the authorization server (mcp-remote starts its
+        # sign-in only on a 401): answer the challenge first, and 405 to those who may call at all.
+        if request.method in ("GET", "DELETE") and request.user is None:
+            raise AuthenticationRequired()
+        return super().http_method_not_allowed(request, *args, **kwargs)
+
     def post(self, request):
         transport.check_accept(request)
         message = jsonrpc.parse_message(transport.read_body(request))
-        version = protocol.version_from_header(request.META.get("HTTP_MCP_PROTOCOL_VERSION"), message)
-        self.modern = protocol.is_modern(version)
+        version = versions.version_from_header(request.META.get("HTTP_MCP_PROTOCOL_VERSION"), message)
+        self.modern = versions.is_modern(version)
         if request.user is None and getattr(message, "method", None) not in settings.MCP_PUBLIC_METHODS:
-            raise protocol.AuthenticationRequired()
+            raise AuthenticationRequired()
         if not isinstance(message, jsonrpc.Request):
-            protocol.receive(message, request.user)
+            if isinstance(message, jsonrpc.Response):  # a notification needs nothing from a stateless server
+                streams.receive(message, request.user)
             return transport.accepted()
         if self.modern:
-            protocol.check_modern_request(message, version, request.headers)
-        call = protocol.Call(message, version, request.user)
+            versions.check_modern_request(message, version, request.headers)
+        call = Call(message, version, request.user)
         call.authorize()
-        streamed = protocol.stream_hooks.respond and protocol.stream_hooks.respond(request, call)
-        response = streamed or transport.json_response(call.run(), modern=self.modern)
+        response = transport.write(streams.answer(call, request.headers.get("Accept", "")), modern=self.modern)
         if message.method == "initialize":
             # An id no worker needs to remember (we keep no session state): clients send it back, and
             # the conformance suite's SSE scenarios need one. DELETE stays 405 (nothing to end).

@@ -56,7 +56,9 @@ DEVELOPMENT_SECRET_KEY = "django-insecure-development-key-do-not-use-in-producti
 DEVELOPMENT_JWT_SECRET = "development-jwt-secret-do-not-use-in-production"
 
 SECRET_KEY = env_str("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
-DEBUG = env_bool("DEBUG", not IS_PRODUCTION)
+# Debug pages only when asked for: ENVIRONMENT=development set explicitly (`make run` sets it), or DEBUG.
+DEBUG = env_bool("DEBUG", env_str("ENVIRONMENT").lower() == "development")
+DEFAULT_EXCEPTION_REPORTER_FILTER = "mcpsite.reporting.ExceptionReporterFilter"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if IS_PRODUCTION else "localhost,127.0.0.1,[::1],testserver")
 
 # --- OAuth (the seed's names and defaults) ----------------------------------------------------
@@ -168,6 +170,8 @@ MCP_INSTRUCTIONS = env_str(
 )
 # Modules whose @tool/@resource/@prompt functions are registered at start-up.
 MCP_TOOL_MODULES = env_list("MCP_TOOL_MODULES", "mcp_app.builtin")
+# The demo notes (the `notes` app: a model, the search_notes tool, notes://{id}, the summarize_notes prompt).
+MCP_DEMO_CONTENT = env_bool("MCP_DEMO_CONTENT", True)
 # Seconds a tool waits for the client's answer to a sampling or elicitation request sent on its event stream.
 MCP_CLIENT_REQUEST_TIMEOUT = env_int("MCP_CLIENT_REQUEST_TIMEOUT", 60)
 
@@ -187,6 +191,7 @@ INSTALLED_APPS = [
     "oauth2_provider",
     "oauth_app",
     "mcp_app",
+    *(["notes"] if MCP_DEMO_CONTENT else []),
 ]
 
 MIDDLEWARE = [
@@ -252,6 +257,8 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Stores sha256 of the session key, never the cookie's value (mcpsite/sessions.py).
+SESSION_ENGINE = "mcpsite.sessions"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

@@ -1,4 +1,10 @@
-"""Remembered consent: a user's approval of a client for a set of scopes (settings.OAUTH_REMEMBER_CONSENT)."""
+"""Remembered consent: a user's approval of a client for a set of scopes and one exact redirect URI
+(settings.OAUTH_REMEMBER_CONSENT).
+
+The redirect URI is part of what was approved: a public client may use any loopback port (RFC 8252), so an
+approval given for port 50001 must not send a code, silently, to a port an attacker's app listens on. A
+change of the client's redirect URIs (RFC 7592 update, the admin) forgets its remembered consents.
+"""
 
 from django.conf import settings
 
@@ -12,15 +18,21 @@ def normalize_scopes(scopes) -> str:
     return " ".join(sorted(set(scopes)))
 
 
-def has_consent(*, user, client, scopes) -> bool:
-    """True when the user already approved this client for these scopes (or a wider set)."""
-    if not settings.OAUTH_REMEMBER_CONSENT or not user.is_authenticated:
+def has_consent(*, user, client, scopes, redirect_uri) -> bool:
+    """True when the user already approved this client for these scopes (or a wider set), sending the
+    code to exactly this redirect URI."""
+    if not settings.OAUTH_REMEMBER_CONSENT or not user.is_authenticated or not redirect_uri:
         return False
     wanted = set(normalize_scopes(scopes).split())
-    remembered = Consent.objects.filter(user=user, client=client).values_list("scope", flat=True)
-    return any(wanted <= set(scope.split()) for scope in remembered)
+    remembered = Consent.objects.filter(user=user, client=client, redirect_uri=redirect_uri)
+    return any(wanted <= set(scope.split()) for scope in remembered.values_list("scope", flat=True))
 
 
-def remember_consent(*, user, client, scopes) -> None:
+def remember_consent(*, user, client, scopes, redirect_uri) -> None:
     if settings.OAUTH_REMEMBER_CONSENT:
-        Consent.objects.get_or_create(user=user, client=client, scope=normalize_scopes(scopes))
+        Consent.objects.get_or_create(user=user, client=client, scope=normalize_scopes(scopes),
+                                      redirect_uri=redirect_uri)
+
+
+def forget_consents(*, client) -> None:
+    Consent.objects.filter(client=client).delete()

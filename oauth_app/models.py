@@ -103,15 +103,19 @@ class Client(AbstractApplication):
 
 
 class Consent(models.Model):
-    """A user's remembered approval of a client for a set of scopes."""
+    """A user's remembered approval of a client for a set of scopes, sending the code to one exact
+    redirect URI (a loopback port included: RFC 8252 lets a client pick any port at each request)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oauth_consents")
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="consents")
     scope = models.TextField()
+    redirect_uri = models.TextField(default="", help_text="The exact redirect URI the user approved.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "client", "scope"], name="unique_consent")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "client", "scope", "redirect_uri"], name="unique_consent_redirect")
+        ]
 
 
 class AuditEvent(models.Model):

@@ -140,7 +140,7 @@ class Validator(OAuth2Validator):
         if grant is None:
             self._revoke_tokens_of_replayed_code(code, request)
             return False
-        if grant.is_expired():
+        if grant.is_expired() or not grant.user.is_active:  # an account deactivated by a bulk update too
             return False
         if grant.code_challenge and grant.code_challenge_method != S256:
             return False  # a plain challenge stored by an older version or by hand proves nothing
@@ -195,7 +195,7 @@ class Validator(OAuth2Validator):
             .order_by(F("revoked").desc(nulls_first=True))
             .first()
         )
-        if rt is None:
+        if rt is None or not rt.user.is_active:  # an account deactivated by a bulk update too
             return False
         if rt.revoked is not None:
             if rt.token_family:

@@ -1,5 +1,5 @@
 """Shared fixtures. Unit and integration tests use Django's test client on the configured backends;
-e2e tests (tests/e2e) start real gunicorn processes through tests/support/servers.py."""
+e2e tests (tests/e2e) start real gunicorn processes through harness/servers.py."""
 
 import pytest
 from django.conf import settings

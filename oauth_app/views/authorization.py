@@ -68,7 +68,8 @@ class AuthorizationView(dot.AuthorizationView):
     def render_to_response(self, context, **response_kwargs):
         application, form = context.get("application"), context.get("form")
         remembered = application and form and consent.has_consent(
-            user=self.request.user, client=application, scopes=context["scopes"]
+            user=self.request.user, client=application, scopes=context["scopes"],
+            redirect_uri=form.initial.get("redirect_uri"),
         )
         if remembered:
             approved = self.get_form_class()(data={**form.initial, "allow": True})
@@ -87,7 +88,8 @@ class AuthorizationView(dot.AuthorizationView):
             raise
         if request.method == "POST":
             client = Client.objects.get(client_id=credentials["client_id"])
-            consent.remember_consent(user=request.user, client=client, scopes=scopes)
+            consent.remember_consent(user=request.user, client=client, scopes=scopes,
+                                     redirect_uri=credentials["redirect_uri"])
             audit.record(AuditEvent.Kind.CONSENT_GIVEN, client_id=client.client_id,
                          actor=request.user.get_username(), request=request, scope=scopes)
         return result

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.support.servers import Deployment, drop_database, free_port, make_deployment
+from harness.servers import Deployment, drop_database, free_port, make_deployment
 
 TEST_USERNAME = "alice"
 TEST_PASSWORD = "correct-horse-battery-staple-42"

@@ -1,6 +1,6 @@
 """The official MCP tools as the e2e tests run them (installed in tools/ by `make tools`), and an access
 token obtained the way a real client gets one: discovery, registration with an initial access token,
-login and consent as alice, code exchange with PKCE (mcpsite.client_flow)."""
+login and consent as alice, code exchange with PKCE (mcp_client)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mcpsite.client_flow import McpOAuthClient, log_in_and_consent
+from harness.servers import ROOT
+from mcp_client import McpOAuthClient, log_in_and_consent
 from tests.e2e.conftest import TEST_PASSWORD, TEST_USERNAME
-from tests.support.servers import ROOT
 
 TOOLS = ROOT / "tools"
 NODE_BIN = TOOLS / "node_modules" / ".bin"

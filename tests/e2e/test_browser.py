@@ -11,9 +11,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 
-from mcpsite.client_flow import pkce_pair
+from harness.servers import free_port
+from mcp_client import pkce_pair
 from tests.e2e.conftest import TEST_PASSWORD, TEST_USERNAME
-from tests.support.servers import free_port, require_binary
+from tests.support.binaries import require_binary
 
 pytestmark = pytest.mark.e2e
 

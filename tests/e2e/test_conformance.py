@@ -18,10 +18,10 @@ import pytest
 import requests
 import yaml
 
+from harness.servers import ROOT, drop_database, e2e_redis_url, free_port, make_deployment
 from tests.e2e.clients.bearer_proxy import BearerProxy
 from tests.e2e.conftest import TEST_PASSWORD, TEST_USERNAME
 from tests.e2e.official_tools import CLIENTS, CONFORMANCE, SDK_PYTHON, access_token, node_environment, require
-from tests.support.servers import ROOT, drop_database, e2e_redis_url, free_port, make_deployment
 
 pytestmark = pytest.mark.e2e
 

@@ -20,8 +20,8 @@ import psycopg
 import pytest
 import requests
 
-from mcpsite.client_flow import McpOAuthClient, log_in_and_consent
-from tests.support.servers import drop_database, free_port, make_deployment
+from harness.servers import drop_database, free_port, make_deployment
+from mcp_client import McpOAuthClient, log_in_and_consent
 
 pytestmark = pytest.mark.e2e
 

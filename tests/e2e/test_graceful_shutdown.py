@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from tests.support.servers import drop_database, free_port, make_deployment
+from harness.servers import drop_database, free_port, make_deployment
 
 pytestmark = pytest.mark.e2e
 

@@ -18,9 +18,10 @@ import time
 import pytest
 import requests
 
-from tests.support.nginx import start_nginx
+from harness.nginx import start_nginx
+from harness.servers import drop_database, e2e_redis_url, free_port, make_deployment
+from tests.support.binaries import require_binary
 from tests.support.production import safe_production_settings
-from tests.support.servers import drop_database, e2e_redis_url, free_port, make_deployment, require_binary
 
 pytestmark = pytest.mark.e2e
 

@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
+from harness.servers import ROOT
 from tests.e2e.official_tools import CLIENTS, INSPECTOR, SDK_PYTHON, access_token, node_environment, require
-from tests.support.servers import ROOT
 
 pytestmark = pytest.mark.e2e
 

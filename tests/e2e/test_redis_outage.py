@@ -12,10 +12,11 @@ import time
 import pytest
 import redis
 
-from mcpsite.client_flow import McpOAuthClient, log_in_and_consent, tool_text
+from harness.servers import drop_database, free_port, make_deployment, stop_process
+from mcp_client import McpOAuthClient, log_in_and_consent, tool_text
 from oauth_app.tokens import active_token_cache_key, token_checksum
 from tests.e2e.conftest import TEST_PASSWORD, TEST_USERNAME
-from tests.support.servers import drop_database, free_port, make_deployment, require_binary, stop_process
+from tests.support.binaries import require_binary
 
 pytestmark = pytest.mark.e2e
 

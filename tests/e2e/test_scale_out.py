@@ -16,10 +16,11 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from mcpsite.client_flow import McpOAuthClient, log_in_and_consent, tool_text
+from harness.nginx import start_nginx
+from harness.servers import drop_database, e2e_redis_url, free_port, make_deployment
+from mcp_client import McpOAuthClient, log_in_and_consent, tool_text
 from tests.e2e.conftest import TEST_PASSWORD, TEST_USERNAME
-from tests.support.nginx import start_nginx
-from tests.support.servers import drop_database, e2e_redis_url, free_port, make_deployment, require_binary
+from tests.support.binaries import require_binary
 
 pytestmark = pytest.mark.e2e
 

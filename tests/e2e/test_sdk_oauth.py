@@ -1,14 +1,14 @@
 """The official MCP Python SDK's OAuthClientProvider against gunicorn (issue 3, item 9), then refresh,
-rotation, replay detection and revocation over HTTP with mcpsite.client_flow."""
+rotation, replay detection and revocation over HTTP with mcp_client."""
 
 import json
 
 import pytest
 
-from mcpsite.client_flow import ClientCredentials, FlowError, McpOAuthClient, log_in_and_consent, tool_text
+from harness.servers import ROOT
+from mcp_client import ClientCredentials, FlowError, McpOAuthClient, log_in_and_consent, tool_text
 from tests.e2e.conftest import TEST_PASSWORD, TEST_USERNAME
 from tests.support.line_process import LineProcess
-from tests.support.servers import ROOT
 
 SDK_PYTHON = ROOT / "tools" / "venv" / "bin" / "python"
 SDK_CLIENT = ROOT / "tests" / "e2e" / "clients" / "sdk_oauth_client.py"

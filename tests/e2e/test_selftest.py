@@ -2,10 +2,10 @@
 
 import pytest
 
-from mcpsite.client_flow import log_in_and_consent
+from harness.servers import PYTHON, ROOT
+from mcp_client import log_in_and_consent
 from tests.e2e.conftest import TEST_PASSWORD, TEST_USERNAME
 from tests.support.line_process import LineProcess
-from tests.support.servers import PYTHON, ROOT
 
 STEPS = ["metadata", "registration", "authorization", "token", "tools/list", "tools/call echo", "refresh",
          "revocation", "revoked token refused"]

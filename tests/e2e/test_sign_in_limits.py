@@ -6,7 +6,7 @@ import re
 import pytest
 import requests
 
-from tests.support.servers import drop_database, free_port, make_deployment
+from harness.servers import drop_database, free_port, make_deployment
 
 pytestmark = pytest.mark.e2e
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from bench.soak import MAX_RSS_GROWTH_MB, run
+from harness.soak import MAX_RSS_GROWTH_MB, run
 
 pytestmark = pytest.mark.e2e
 

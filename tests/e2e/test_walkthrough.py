@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
+from harness.servers import ROOT
 from tests.e2e.conftest import TEST_PASSWORD, TEST_USERNAME
-from tests.support.servers import ROOT
 
 WALKTHROUGH = ROOT / "docs" / "walkthrough.md"
 pytestmark = pytest.mark.e2e

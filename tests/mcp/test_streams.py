@@ -12,6 +12,7 @@ import pytest
 from django.http import StreamingHttpResponse
 
 from mcp_app import streams
+from mcp_app.context import Context
 from mcp_app.jsonrpc import Response
 
 OWNER = "client-a:42"
@@ -27,8 +28,8 @@ def final(context, text: str) -> dict:
     return {"jsonrpc": "2.0", "id": context.request_id, "result": {"content": [{"type": "text", "text": text}]}}
 
 
-def make_context(factory, request_id=7, meta=None):
-    return factory(identity=None, protocol_version="2025-11-25", request_id=request_id, meta=meta or {})
+def make_context(outbox, request_id=7, meta=None):
+    return Context(outbox=outbox, identity=None, protocol_version="2025-11-25", request_id=request_id, meta=meta or {})
 
 
 def answer_when_asked(response: StreamingHttpResponse, reply, owner: str = OWNER) -> list[dict]:
@@ -52,8 +53,8 @@ def answer_when_asked(response: StreamingHttpResponse, reply, owner: str = OWNER
 
 
 def test_a_call_that_sends_nothing_is_answered_as_plain_json():
-    def call(factory):
-        return final(make_context(factory), "quiet")
+    def call(outbox):
+        return final(make_context(outbox), "quiet")
 
     answered = streams.run_with_channel(call, 7, OWNER)
 
@@ -61,8 +62,8 @@ def test_a_call_that_sends_nothing_is_answered_as_plain_json():
 
 
 def test_notifications_go_out_as_events_before_the_final_response():
-    def call(factory):
-        context = make_context(factory, meta={"progressToken": "p-1"})
+    def call(outbox):
+        context = make_context(outbox, meta={"progressToken": "p-1"})
         context.log("info", "started")
         context.report_progress(50, 100)
         return final(context, "done")
@@ -80,8 +81,8 @@ def test_notifications_go_out_as_events_before_the_final_response():
 
 
 def test_the_clients_answer_to_an_elicitation_reaches_the_waiting_tool():
-    def call(factory):
-        context = make_context(factory)
+    def call(outbox):
+        context = make_context(outbox)
         answer = context.elicit("Who are you?", {"type": "object", "properties": {"name": {"type": "string"}}})
         return final(context, f"hello {answer['content']['name']}")
 
@@ -96,8 +97,8 @@ def test_the_clients_answer_to_an_elicitation_reaches_the_waiting_tool():
 
 
 def test_an_error_answer_fails_the_tool_with_the_clients_message():
-    def call(factory):
-        context = make_context(factory)
+    def call(outbox):
+        context = make_context(outbox)
         try:
             context.sample([{"role": "user", "content": {"type": "text", "text": "hi"}}], 10)
         except streams.ClientRequestError as error:
@@ -113,8 +114,8 @@ def test_an_error_answer_fails_the_tool_with_the_clients_message():
 
 
 def test_an_answer_from_another_client_is_refused_and_the_tool_times_out():
-    def call(factory):
-        context = make_context(factory)
+    def call(outbox):
+        context = make_context(outbox)
         try:
             context.send_request("elicitation/create", {"message": "?", "requestedSchema": {}}, timeout=1)
         except streams.ClientRequestError as error:
@@ -143,8 +144,8 @@ def test_a_response_nobody_waits_for_is_not_delivered(request_id):
 
 
 def test_a_failing_call_still_ends_its_stream_with_an_internal_error():
-    def call(factory):
-        make_context(factory).log("info", "about to fail")
+    def call(outbox):
+        make_context(outbox).log("info", "about to fail")
         raise RuntimeError("secret internals")
 
     response = streams.run_with_channel(call, 7, OWNER)
@@ -155,8 +156,8 @@ def test_a_failing_call_still_ends_its_stream_with_an_internal_error():
 def test_the_call_thread_logs_with_the_request_id_of_the_request_it_serves():
     from common.logging import current_request_id, request_id_var
 
-    def call(factory):
-        context = make_context(factory)
+    def call(outbox):
+        context = make_context(outbox)
         context.log("info", current_request_id())
         return final(context, current_request_id())
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mcp_app.models import Note
+from notes.models import Note
 from mcp_app.registry import registry
 
 

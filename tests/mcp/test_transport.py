@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.mcp.conftest import LEGACY, MODERN, message
+from tests.mcp.conftest import ALL_VERSIONS, LEGACY, MODERN, Mcp, message
 
 
 def error_of(response):
@@ -191,3 +191,48 @@ def test_legacy_and_modern_versions_share_the_endpoint(client, token):
 
     assert Mcp(client, token, LEGACY).result("ping") == {}
     assert Mcp(client, token, MODERN).result("server/discover")["resultType"] == "complete"
+
+
+@pytest.mark.parametrize("method", ["get", "delete"])
+def test_get_and_delete_without_a_token_get_the_401_challenge_of_a_post_without_token(client, db, method):
+    post = Mcp(client, None).request("tools/list")
+    response = getattr(client, method)("/mcp", headers={"Accept": "application/json, text/event-stream"})
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == post["WWW-Authenticate"]
+    assert response.json() == post.json()
+
+
+ERROR_CASES = {
+    "unknown method": ("no/such/method", {}),
+    "invalid params of a Context-taking tool": ("tools/call", {"name": "test_context", "arguments": "x"}),
+    "invalid params of a plain tool": ("tools/call", {"name": "test_add", "arguments": ["x"]}),
+    "unknown tool": ("tools/call", {"name": "test_nothing_by_this_name", "arguments": {}}),
+    "invalid arguments of a Context-taking tool": ("tools/call", {"name": "test_context", "arguments": {"steps": "x"}}),
+    "invalid arguments of a plain tool": ("tools/call", {"name": "test_add", "arguments": {"a": "x"}}),
+    "resource not found": ("resources/read", {"uri": "test://nothing/here"}),
+    "resource not found by a Context-taking template": ("resources/read", {"uri": "test://context/7"}),
+    "invalid arguments of a Context-taking template": ("resources/read", {"uri": "test://context/x"}),
+}
+
+
+@pytest.mark.parametrize("version", ALL_VERSIONS)
+@pytest.mark.parametrize("case", ERROR_CASES)
+def test_an_error_gets_the_same_status_and_body_whether_the_client_accepts_json_only_or_also_sse(
+        client, token, version, case):
+    method, params = ERROR_CASES[case]
+    mcp = Mcp(client, token, version=version)
+    answers = [mcp.request(method, params, headers={"Accept": accept})
+               for accept in ("application/json", "application/json, text/event-stream")]
+    json_only, with_sse = answers
+    assert [answer["Content-Type"] for answer in answers] == ["application/json"] * 2
+    assert json_only.status_code == with_sse.status_code
+    assert json_only.json() == with_sse.json()
+    body = json_only.json()
+    assert "error" in body or body["result"]["isError"] is True
+
+
+def test_a_tool_output_holding_a_lone_surrogate_is_answered_escaped_not_as_a_server_error(mcp):
+    response = mcp.request("tools/call", {"name": "test_unencodable", "arguments": {}})
+    assert response.status_code == 200
+    assert b'"caf\\udce9"' in response.content
+    response.content.decode("utf-8")  # the body itself is valid UTF-8

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from mcp_app.context import Context, ToolError
-from mcp_app.registry import ToolResult, image, resource, text, tool
+from mcp_app.registry import ResourceNotFound, ToolResult, image, resource, resource_template, text, tool
 
 
 @tool(name="test_explode")
@@ -70,3 +70,15 @@ def sampling(prompt: str, ctx: Context) -> str:
 def broken() -> str:
     """A resource whose reader fails."""
     raise RuntimeError("secret internals")
+
+
+@resource_template("test://context/{id}", name="context-template")
+def context_template(id: int, ctx: Context) -> str:
+    """Takes a Context (a client accepting SSE gets the streaming path), sends nothing, finds nothing."""
+    raise ResourceNotFound(f"test://context/{id}")
+
+
+@tool(name="test_unencodable")
+def unencodable() -> str:
+    """Returns a lone surrogate, as text decoded with errors="surrogateescape" would hold one."""
+    return b"caf\xe9".decode("utf-8", errors="surrogateescape")

@@ -8,14 +8,15 @@ from django.test import Client as HttpClient
 from django.test import override_settings
 from oauth2_provider.models import get_grant_model
 
-from oauth_app.models import AuditEvent, Consent
+from oauth_app.models import AuditEvent, Client, Consent
 from tests.oauth.flow import (
     ALICE_PASSWORD, LOOPBACK_REDIRECT, alice, authorization_params, authorize, basic_client, browser, consent,
     exchange, get_code, inspector, issue_tokens, pkce_pair, redirect_query, servicenow,
 )
+from tests.oauth.test_registration import dcr_token, manage, register
 
 Grant = get_grant_model()
-_fixtures = (alice, basic_client, browser, inspector, servicenow)
+_fixtures = (alice, basic_client, browser, dcr_token, inspector, servicenow)
 
 
 def test_an_anonymous_user_is_sent_to_the_login_page_and_back(client, alice, inspector):
@@ -109,6 +110,55 @@ def test_a_client_cannot_skip_consent_with_approval_prompt(browser, inspector):
     _, challenge = pkce_pair()
     page = authorize(browser, authorization_params(inspector, challenge, approval_prompt="auto"))
     assert page.status_code == 200
+
+
+# --- Remembered consent is bound to the exact redirect URI ----------------------------------------
+
+def loopback(port: int) -> str:
+    return f"http://127.0.0.1:{port}/callback"
+
+
+def test_a_remembered_consent_does_not_carry_over_to_another_loopback_port(browser, inspector):
+    """RFC 8252 lets any local app pick a port: approval for port 50001 says nothing about 50002."""
+    get_code(browser, inspector, redirect_uri=loopback(50001))
+    _, challenge = pkce_pair()
+    same_port = authorize(browser, authorization_params(inspector, challenge, redirect_uri=loopback(50001)))
+    assert same_port.status_code == 302 and "code=" in same_port["Location"]
+    grants_before = Grant.objects.count()
+    attacker_port = authorize(browser, authorization_params(inspector, challenge, redirect_uri=loopback(50002)))
+    assert attacker_port.status_code == 200 and attacker_port.context["form"].initial["redirect_uri"] == loopback(50002)
+    assert Grant.objects.count() == grants_before  # no code was issued for the attacker's port
+
+
+def test_a_remembered_consent_does_not_carry_over_to_another_registered_redirect_uri(browser, inspector):
+    get_code(browser, inspector, redirect_uri=LOOPBACK_REDIRECT)
+    _, challenge = pkce_pair()
+    other = authorize(browser, authorization_params(
+        inspector, challenge, redirect_uri="https://claude.ai/api/mcp/auth_callback"))
+    assert other.status_code == 200
+
+
+def test_changing_the_redirect_uris_with_rfc7592_asks_for_consent_again(browser, dcr_token):
+    body = {"client_name": "app", "redirect_uris": ["https://app.example.com/cb"], "token_endpoint_auth_method": "none"}
+    registered = register(browser, body, dcr_token).json()
+    app = Client.objects.get(client_id=registered["client_id"])
+    get_code(browser, app)
+    _, challenge = pkce_pair()
+    assert authorize(browser, authorization_params(app, challenge)).status_code == 302  # remembered
+    updated = {**body, "client_id": app.client_id,
+               "redirect_uris": ["https://app.example.com/cb", "https://evil.example.net/cb"]}
+    assert manage(browser, "put", registered, body=updated).status_code == 200
+    assert authorize(browser, authorization_params(app, challenge)).status_code == 200
+    assert not Consent.objects.filter(client=app).exists()
+
+
+def test_a_confidential_client_with_a_fixed_redirect_uri_keeps_its_remembered_consent(browser, servicenow):
+    get_code(browser, servicenow)
+    servicenow.name = "ServiceNow (renamed)"
+    servicenow.save()  # a change that is not about redirect URIs
+    _, challenge = pkce_pair()
+    again = authorize(browser, authorization_params(servicenow, challenge))
+    assert again.status_code == 302 and "code=" in again["Location"]
 
 
 # --- PKCE ---------------------------------------------------------------------------------------

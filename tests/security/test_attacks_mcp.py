@@ -21,8 +21,9 @@ def post_mcp(http, body, token=None, path="/mcp", **headers):
     if token:
         headers["HTTP_AUTHORIZATION"] = f"Bearer {token}"
     data = body if isinstance(body, (bytes, str)) else json.dumps(body)
-    return http.post(path, data, content_type="application/json", HTTP_ACCEPT="application/json, text/event-stream",
-                     HTTP_MCP_PROTOCOL_VERSION="2025-06-18", **headers)
+    headers = {"HTTP_ACCEPT": "application/json, text/event-stream", "HTTP_MCP_PROTOCOL_VERSION": "2025-06-18",
+               **headers}
+    return http.post(path, data, content_type="application/json", **headers)
 
 
 def assert_token_refused(response):
@@ -169,6 +170,44 @@ def test_deeply_nested_json_is_refused_without_a_server_error(client, valid_toke
     body = '{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": ' + "[" * 100_000 + "]" * 100_000 + "}"
     with database_unchanged():
         assert jsonrpc_error(post_mcp(client, body, valid_token)) in (-32700, -32600)
+
+
+# Lone UTF-16 surrogates: valid JSON grammar, but no Unicode text; written as the escapes an attacker sends.
+SURROGATE_BODIES = {
+    "in a tool argument": '{"jsonrpc":"2.0","id":1,"method":"tools/call",'
+                          '"params":{"name":"echo","arguments":{"message":"\\ud800"}}}',
+    "in an argument name": '{"jsonrpc":"2.0","id":1,"method":"tools/call",'
+                           '"params":{"name":"echo","arguments":{"\\udfff":"x"}}}',
+    "in a tool name": '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo\\udbff","arguments":{}}}',
+    "in the id": '{"jsonrpc":"2.0","id":"\\udc00","method":"tools/list"}',
+    "in the method": '{"jsonrpc":"2.0","id":1,"method":"tools/\\ud83d"}',
+    "in _meta": '{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"progressToken":"\\uDe00"}}}',
+    "in a resource URI": '{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"notes://\\ud800"}}',
+    "in a notification": '{"jsonrpc":"2.0","method":"notifications/\\ud800"}',
+    "in the id of a client response": '{"jsonrpc":"2.0","id":"srv-\\ud800","result":{}}',
+    "encoded as raw bytes": b'{"jsonrpc":"2.0","id":1,"method":"tools/call",'
+                            b'"params":{"name":"echo","arguments":{"message":"\xed\xa0\x80"}}}',
+}
+
+
+@pytest.mark.parametrize("accept", ["application/json", "application/json, text/event-stream"])
+@pytest.mark.parametrize("where", SURROGATE_BODIES)
+def test_a_lone_surrogate_anywhere_in_the_message_is_a_400_parse_error_not_a_server_error(
+        client, valid_token, where, accept):
+    with database_unchanged():
+        response = post_mcp(client, SURROGATE_BODIES[where], valid_token, HTTP_ACCEPT=accept)
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["jsonrpc"], body["id"], body["error"]["code"]) == ("2.0", None, -32700)
+    assert "result" not in body
+
+
+def test_an_escaped_surrogate_pair_is_one_character_and_served(client, valid_token):
+    call = ('{"jsonrpc":"2.0","id":1,"method":"tools/call",'
+            '"params":{"name":"echo","arguments":{"message":"\\ud83d\\ude00"}}}')
+    response = post_mcp(client, call, valid_token)
+    assert response.status_code == 200
+    assert response.json()["result"]["content"][0]["text"] == "Echo: \U0001f600"
 
 
 def test_an_oversized_body_is_refused_with_413(client, valid_token):

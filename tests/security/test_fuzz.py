@@ -59,6 +59,23 @@ def test_any_json_value_parses_to_a_well_formed_message_or_invalid_request(value
         assert jsonrpc.is_valid_id(message.id) and isinstance(message.method, str)
 
 
+any_text = st.text(st.characters(exclude_categories=()), max_size=12)  # lone surrogates included
+
+
+@FUZZ
+@given(st.dictionaries(any_text, any_text, max_size=3), any_text)
+def test_a_string_with_a_lone_surrogate_is_a_parse_error_and_any_other_string_parses(arguments, name):
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                       "params": {"name": name, "arguments": arguments}})  # ASCII: surrogates as \u escapes
+    unencodable = any(jsonrpc.SURROGATE.search(value) for value in [name, *arguments, *arguments.values()])
+    try:
+        message = jsonrpc.parse_message(body.encode())
+    except jsonrpc.JsonRpcError as error:
+        assert unencodable and error.code == jsonrpc.PARSE_ERROR
+    else:
+        assert not unencodable and message.params == {"name": name, "arguments": arguments}
+
+
 @pytest.fixture
 def mcp_token(db, settings):
     settings.RATE_LIMIT_MCP_MAX = 100_000

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from harness.servers import drop_database, e2e_redis_url, free_port, make_deployment
 from tests.support.production import safe_production_settings
-from tests.support.servers import drop_database, e2e_redis_url, free_port, make_deployment
 
 pytestmark = pytest.mark.e2e
 

@@ -1,19 +1,40 @@
 """No secret is ever written where an attacker could read it: the server's logs (at DEBUG, after a full
 flow through gunicorn) and a dump of the database hold no usable client secret, initial access token,
-registration token, authorization code, access or refresh token, nor the user's password."""
+registration token, authorization code, access or refresh token, session cookie, nor the user's password;
+a session key read from the database, presented as the cookie, signs nobody in."""
 
+import re
 import shutil
 import subprocess
 
 import pytest
+import requests
 
-from mcpsite.client_flow import McpOAuthClient, log_in_and_consent
-from tests.support.servers import drop_database, free_port, make_deployment
+from harness.servers import drop_database, free_port, make_deployment
+from mcp_client import McpOAuthClient, log_in_and_consent
 
 pytestmark = pytest.mark.e2e
 
 USERNAME, PASSWORD = "mallory-target", "a-password-nobody-guesses-9137"
 REDIRECT_URI = "http://127.0.0.1:9/callback"
+SIGNED_IN_PAGE = "/accounts/password_change/"  # 200 when signed in, else a redirect to the login page
+
+
+def signed_in_session_cookie(base_url: str) -> str:
+    """Signs in on the login form as a browser does; returns the session cookie's value."""
+    browser = requests.Session()
+    page = browser.get(f"{base_url}/accounts/login/", timeout=10)
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    response = browser.post(f"{base_url}/accounts/login/", allow_redirects=False, timeout=10,
+                            data={"csrfmiddlewaretoken": csrf, "username": USERNAME, "password": PASSWORD},
+                            headers={"Referer": f"{base_url}/accounts/login/"})
+    assert response.status_code == 302, response.text[:500]
+    return browser.cookies["sessionid"]
+
+
+def page_status_with_session_cookie(base_url: str, value: str) -> int:
+    return requests.get(f"{base_url}{SIGNED_IN_PAGE}", cookies={"sessionid": value}, allow_redirects=False,
+                        timeout=10).status_code
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +60,15 @@ def full_flow(tmp_path_factory):
         second = client.refresh()
         client.call_tool("echo", {"message": "again"})
         client.revoke(second.refresh_token, "refresh_token")
+        base_url = f"http://127.0.0.1:{port}"
+        session_cookie = signed_in_session_cookie(base_url)
+        stored_keys = deployment.manage("shell", "-c", "from django.contrib.sessions.models import Session; "
+                                        "print(*Session.objects.values_list('session_key', flat=True))"
+                                        ).stdout.split()
+        sessions = {
+            "cookie": page_status_with_session_cookie(base_url, session_cookie),
+            "stored keys": [page_status_with_session_cookie(base_url, key) for key in stored_keys],
+        }
         secrets = {
             "initial access token": initial,
             "client secret": registered.client_secret,
@@ -49,9 +79,10 @@ def full_flow(tmp_path_factory):
             "second access token": second.access_token,
             "second refresh token": second.refresh_token,
             "password": PASSWORD,
+            "session cookie": session_cookie,
         }
         deployment.stop()  # flushes the logs
-        yield secrets, log_path.read_text(), deployment.database_url
+        yield secrets, log_path.read_text(), deployment.database_url, sessions
     finally:
         deployment.stop()
         drop_database(deployment.database_url)
@@ -69,13 +100,13 @@ def leaked(secrets: dict, text: str) -> list[str]:
 
 
 def test_the_logs_of_a_full_flow_hold_no_secret(full_flow):
-    secrets, logs, _ = full_flow
+    secrets, logs, _, _ = full_flow
     assert "POST /oauth/token" in logs and "POST /mcp" in logs  # the logs are the right ones
     assert leaked(secrets, logs) == []
 
 
 def test_a_database_dump_holds_no_usable_secret(full_flow):
-    secrets, _, database_url = full_flow
+    secrets, _, database_url, _ = full_flow
     if database_url.startswith("postgres"):
         pg_dump = shutil.which("pg_dump") or "/usr/lib/postgresql/15/bin/pg_dump"
         dump = subprocess.run([pg_dump, "--data-only", database_url], capture_output=True, text=True,
@@ -84,3 +115,9 @@ def test_a_database_dump_holds_no_usable_secret(full_flow):
         dump = open(database_url.removeprefix("sqlite:///"), "rb").read().decode("latin-1")
     assert "oauth_app_client" in dump and "oauth2_provider_accesstoken" in dump  # the dump has the tables
     assert leaked(secrets, dump) == []
+
+
+def test_a_session_key_from_the_database_presented_as_the_cookie_signs_nobody_in(full_flow):
+    *_, sessions = full_flow
+    assert sessions["cookie"] == 200  # the real cookie is signed in
+    assert sessions["stored keys"] and all(status == 302 for status in sessions["stored keys"])

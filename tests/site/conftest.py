@@ -2,8 +2,8 @@
 
 import pytest
 
+from harness.servers import drop_database, e2e_redis_url, free_port, make_deployment
 from tests.support.production import safe_production_settings
-from tests.support.servers import drop_database, e2e_redis_url, free_port, make_deployment
 
 
 @pytest.fixture(scope="session")

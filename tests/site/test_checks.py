@@ -12,9 +12,9 @@ import requests
 from django.core import checks
 from django.test import override_settings
 
+from harness.servers import PYTHON, ROOT, free_port
 from mcpsite.checks import check_configuration
 from tests.support.production import default_environment
-from tests.support.servers import PYTHON, ROOT, free_port
 
 SAFE = {
     "JWT_SECRET": "j" * 40,

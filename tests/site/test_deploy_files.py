@@ -1,6 +1,7 @@
 """The deployment files, validated statically (Docker cannot run here; nginx -t can)."""
 
 import configparser
+import ipaddress
 import re
 import shlex
 import subprocess
@@ -8,9 +9,10 @@ import subprocess
 import pytest
 import yaml
 
-from tests.support.nginx import PLACEHOLDER, SITE_TEMPLATE, config_test, render_site, self_signed_certificate
-from tests.support.nginx import write_main_config
-from tests.support.servers import PYTHON, ROOT, require_binary
+from harness.nginx import PLACEHOLDER, SITE_TEMPLATE, config_test, render_site, self_signed_certificate
+from harness.nginx import write_main_config
+from harness.servers import PYTHON, ROOT
+from tests.support.binaries import require_binary
 
 GUNICORN_COMMAND = "gunicorn -c deploy/gunicorn.conf.py mcpsite.wsgi:application"
 GRACEFUL_TIMEOUT = 30  # deploy/gunicorn.conf.py's default
@@ -67,6 +69,22 @@ def test_compose_nginx_renders_deploy_nginx_conf_with_every_placeholder_set(comp
     # nginx serves /static/ from the volume the web container fills with collectstatic.
     assert f"static:{nginx['environment']['NGINX_STATIC_ROOT']}:ro" in nginx["volumes"]
     assert "static:/app/staticfiles" in compose["services"]["web"]["volumes"]
+
+
+def test_compose_web_trusts_as_proxy_only_the_fixed_address_of_its_nginx(compose):
+    services, networks = compose["services"], compose["networks"]
+    nginx_address = services["nginx"]["networks"]["edge"]["ipv4_address"]
+    assert ipaddress.ip_address(nginx_address).version == 4  # one address, not a range
+    environment = services["web"]["environment"]
+    assert environment["TRUSTED_PROXIES"] == environment["FORWARDED_ALLOW_IPS"] == nginx_address
+    # nginx's network is its own: shared only with web, and Docker never hands nginx's address to another
+    # container (it lies outside the range Docker allocates from).
+    members = {name for name, service in services.items() if "edge" in service.get("networks", [])}
+    assert members == {"nginx", "web"}
+    assert list(services["nginx"]["networks"]) == ["edge"]
+    (pool,) = networks["edge"]["ipam"]["config"]
+    address = ipaddress.ip_address(nginx_address)
+    assert address in ipaddress.ip_network(pool["subnet"]) and address not in ipaddress.ip_network(pool["ip_range"])
 
 
 def test_dockerfile_builds_on_python_311_and_installs_the_pinned_requirements(dockerfile):

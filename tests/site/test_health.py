@@ -4,8 +4,8 @@ import pytest
 import requests
 from django.conf import settings
 
+from harness.servers import Deployment, free_port
 from tests.support.production import default_environment
-from tests.support.servers import Deployment, free_port
 
 
 @pytest.mark.django_db

@@ -8,8 +8,8 @@ import time
 import pytest
 import requests
 
+from harness.servers import PYTHON, ROOT
 from tests.support.production import default_environment
-from tests.support.servers import PYTHON, ROOT
 
 GENERATED_ID = re.compile(r"^[0-9a-f]{32}$")
 REQUEST_LINE_FIELDS = {"timestamp", "level", "logger", "message", "request_id", "method", "path", "status",

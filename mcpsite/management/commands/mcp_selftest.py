@@ -12,7 +12,7 @@ import sys
 import requests
 from django.core.management.base import BaseCommand, CommandError
 
-from mcpsite.client_flow import FlowError, McpOAuthClient, log_in_and_consent, tool_text
+from mcp_client import FlowError, McpOAuthClient, log_in_and_consent, tool_text
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:33418/callback"
 

@@ -1,10 +1,13 @@
-"""The pure parts of mcpsite.client_flow (the flow itself runs against gunicorn in tests/e2e)."""
+"""The pure parts of mcp_client (the flow itself runs against gunicorn in tests/e2e)."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import requests
 
-from mcpsite.client_flow import (
+from mcp_client import (
     authorization_server_metadata_url,
     parse_bearer_challenge,
     pkce_pair,
@@ -64,3 +67,12 @@ def test_jsonrpc_response_is_read_from_json_and_from_an_event_stream():
     stream = (f'event: message\ndata: {json.dumps({"jsonrpc": "2.0", "method": "notifications/progress"})}\n\n'
               f"event: message\ndata: {json.dumps(reply)}\n\n")
     assert read_jsonrpc_response(response(stream, "text/event-stream"), 7) == reply
+
+
+def test_the_client_package_imports_nothing_from_django_or_our_apps():
+    """mcp_selftest points it at any deployment, and the benchmarks run it outside Django."""
+    probe = ("import sys, mcp_client; print(sorted({m.split('.')[0] for m in sys.modules} & "
+             "{'django', 'rest_framework', 'oauth2_provider', 'mcpsite', 'oauth_app', 'mcp_app', 'notes'}))")
+    completed = subprocess.run([sys.executable, "-c", probe], cwd=Path(__file__).resolve().parents[2],
+                               capture_output=True, text=True, timeout=60, check=True)
+    assert completed.stdout.strip() == "[]"

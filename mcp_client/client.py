@@ -1,201 +1,22 @@
-"""A small OAuth 2.1 + MCP client, the way a real MCP client talks to this server.
-
-Used by `manage.py mcp_selftest` (against a live deployment) and by the end-to-end tests. It needs
-nothing from Django: only `requests` and the standard library.
-
-    client = McpOAuthClient("https://mcp.example.com/mcp")
-    client.discover()                                  # 401 on /mcp -> RFC 9728 -> RFC 8414
-    client.register(initial_access_token="…", redirect_uri="http://127.0.0.1:33418/callback")
-    request = client.authorization_request()           # PKCE S256, state
-    redirect = log_in_and_consent(request.url, request.redirect_uri, "alice", "…")   # or a person
-    client.finish_authorization(request, redirect)     # state + iss checked, code exchanged
-    client.initialize(); client.call_tool("echo", {"message": "hi"})
-    client.refresh(); client.revoke(client.tokens.access_token)
-"""
+"""One MCP client over OAuth 2.1: discovery, registration, authorization with PKCE, tokens, MCP calls."""
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-import re
 import secrets
-from dataclasses import dataclass, field
-from html.parser import HTMLParser
-from urllib.parse import parse_qs, quote, urlencode, urljoin, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import requests
 
-PROTOCOL_VERSION = "2025-11-25"
-DEFAULT_TIMEOUT = 15.0
-MAX_BROWSER_HOPS = 10
+from mcp_client.errors import FlowError
+from mcp_client.mcp import PROTOCOL_VERSION, read_jsonrpc_response
+from mcp_client.oauth import (
+    DEFAULT_TIMEOUT, AuthorizationRequest, ClientCredentials, ServerMetadata, Tokens,
+    authorization_server_metadata_url, parse_bearer_challenge, pkce_pair, redirect_target,
+)
+
 CURRENT_TOKEN = object()  # post_mcp's default: the client's current access token
-
-
-class FlowError(Exception):
-    """A step of the flow did not go as the specifications say; the message says what was seen."""
-
-
-# --- Data the flow carries from step to step -------------------------------------------------
-
-
-@dataclass
-class ServerMetadata:
-    """What discovery found: the 401 challenge, RFC 9728 and RFC 8414 documents."""
-
-    mcp_url: str
-    resource_metadata_url: str
-    challenge_scope: str | None
-    resource: dict
-    authorization_server: dict
-
-    @property
-    def issuer(self) -> str:
-        return self.authorization_server["issuer"]
-
-    def endpoint(self, name: str) -> str:
-        url = self.authorization_server.get(f"{name}_endpoint")
-        if not url:
-            raise FlowError(f"authorization server metadata has no {name}_endpoint")
-        return url
-
-    @property
-    def scope(self) -> str:
-        """The scope to ask for: the challenge's, else everything the resource supports."""
-        return self.challenge_scope or " ".join(self.resource.get("scopes_supported") or [])
-
-
-@dataclass
-class ClientCredentials:
-    client_id: str
-    client_secret: str | None
-    token_endpoint_auth_method: str
-    redirect_uri: str
-    registration: dict = field(default_factory=dict)  # the RFC 7591 response, when registered here
-
-
-@dataclass
-class AuthorizationRequest:
-    url: str
-    redirect_uri: str
-    state: str
-    code_verifier: str
-    resource: str
-
-
-@dataclass
-class Tokens:
-    access_token: str
-    refresh_token: str | None
-    expires_in: int | None
-    scope: str | None
-    raw: dict
-
-
-# --- PKCE, challenges, redirects -------------------------------------------------------------
-
-
-def pkce_pair() -> tuple[str, str]:
-    """A code verifier (RFC 7636: 43-128 unreserved characters) and its S256 challenge."""
-    verifier = secrets.token_urlsafe(64)
-    return verifier, s256_challenge(verifier)
-
-
-def s256_challenge(verifier: str) -> str:
-    """BASE64URL(SHA256(verifier)) without padding (RFC 7636 section 4.2)."""
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-
-
-def parse_bearer_challenge(header: str) -> dict[str, str]:
-    """The auth-params of a `WWW-Authenticate: Bearer k="v", …` header (RFC 6750 section 3)."""
-    if not header.lower().startswith("bearer"):
-        return {}
-    return {key.lower(): value for key, value in re.findall(r'(\w+)="([^"]*)"', header)}
-
-
-def redirect_target(location: str, redirect_uri: str) -> bool:
-    """Whether a Location goes to the client's redirect URI (the query aside)."""
-    return location.split("?", 1)[0].split("#", 1)[0] == redirect_uri.split("?", 1)[0]
-
-
-# --- A headless browser for the login and consent pages --------------------------------------
-
-
-class _FormParser(HTMLParser):
-    """Collects the forms of a page: action, method, and every named control with its value."""
-
-    def __init__(self):
-        super().__init__()
-        self.forms: list[dict] = []
-
-    def handle_starttag(self, tag, attrs):
-        attrs = {name: value or "" for name, value in attrs}
-        if tag == "form":
-            self.forms.append({"action": attrs.get("action", ""), "method": attrs.get("method", "get").lower(),
-                               "fields": [], "submits": []})
-        elif tag in ("input", "button") and self.forms:
-            kind = attrs.get("type", "submit" if tag == "button" else "text").lower()
-            control = (attrs.get("name", ""), attrs.get("value", ""))
-            if kind == "submit":
-                self.forms[-1]["submits"].append(control)
-            elif kind not in ("checkbox", "radio") or "checked" in attrs:
-                self.forms[-1]["fields"].append((kind, *control))
-
-
-def _page_form(html: str) -> dict | None:
-    parser = _FormParser()
-    parser.feed(html)
-    posts = [form for form in parser.forms if form["method"] == "post"]
-    return posts[0] if posts else None
-
-
-def log_in_and_consent(authorization_url: str, redirect_uri: str, username: str, password: str, *,
-                       approve: bool = True, timeout: float = DEFAULT_TIMEOUT) -> str:
-    """Plays the person at the browser: opens the authorization URL, signs in on the login form,
-    answers the consent form, and returns the URL the server redirects to (never opening it)."""
-    browser = requests.Session()
-    response = browser.get(authorization_url, allow_redirects=False, timeout=timeout)
-    signed_in = False
-    for _ in range(MAX_BROWSER_HOPS):
-        if response.is_redirect:
-            location = urljoin(response.url, response.headers["Location"])
-            if redirect_target(location, redirect_uri):
-                return location
-            response = browser.get(location, allow_redirects=False, timeout=timeout)
-            continue
-        form = _page_form(response.text) if response.status_code == 200 else None
-        if form is None:
-            raise FlowError(f"{response.url} answered {response.status_code} without a form to submit: "
-                            f"{response.text[:300]!r}")
-        data = {name: value for kind, name, value in form["fields"] if name}
-        if any(kind == "password" for kind, _, _ in form["fields"]):
-            if signed_in:
-                raise FlowError("the login form came back: wrong username or password?")
-            data.update(username=username, password=password)
-            signed_in = True
-        else:
-            data.update(_consent_choice(form, approve))
-        page = response.url
-        origin = "{0.scheme}://{0.netloc}".format(urlsplit(page))
-        # Django's CSRF check on https compares Origin/Referer with the host, as a browser sends them.
-        response = browser.post(urljoin(page, form["action"] or page), data=data, allow_redirects=False,
-                                headers={"Referer": page, "Origin": origin}, timeout=timeout)
-    raise FlowError(f"no redirect to {redirect_uri} after {MAX_BROWSER_HOPS} pages")
-
-
-def _consent_choice(form: dict, approve: bool) -> dict:
-    """The submit control that allows (or cancels): DOT's consent form posts `allow` to approve."""
-    allow = [(name, value) for name, value in form["submits"] if name == "allow"
-             or value.lower() in ("allow", "authorize", "approve")]
-    if approve:
-        if not allow:
-            raise FlowError(f"the consent form has no allow button: {form['submits']}")
-        name, value = allow[0]
-        return {name or "allow": value}
-    return {}  # without `allow` the consent is refused
-
-
-# --- The client -------------------------------------------------------------------------------
 
 
 class McpOAuthClient:
@@ -420,28 +241,3 @@ class McpOAuthClient:
         if self.tokens is None:
             raise FlowError("no tokens yet")
         return self.tokens
-
-
-def authorization_server_metadata_url(issuer: str) -> str:
-    """RFC 8414 section 3.1: the well-known segment goes between the host and the issuer's path."""
-    parts = urlsplit(issuer)
-    path = parts.path.rstrip("/")
-    return f"{parts.scheme}://{parts.netloc}/.well-known/oauth-authorization-server{path}"
-
-
-def read_jsonrpc_response(response: requests.Response, request_id) -> dict:
-    """The JSON-RPC response to `request_id`, from a JSON body or from an event stream."""
-    if response.headers.get("Content-Type", "").startswith("text/event-stream"):
-        for event in response.text.split("\n\n"):
-            data = "\n".join(line[5:].lstrip() for line in event.splitlines() if line.startswith("data:"))
-            if data:
-                message = json.loads(data)
-                if message.get("id") == request_id and ("result" in message or "error" in message):
-                    return message
-        raise FlowError(f"the event stream carries no response to request {request_id}")
-    return response.json()
-
-
-def tool_text(result: dict) -> str:
-    """The text content of a tools/call result."""
-    return "".join(item.get("text", "") for item in result.get("content", []) if item.get("type") == "text")

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from mcp_app.models import Note
+from notes.models import Note
 
 
 @admin.register(Note)

@@ -1,4 +1,4 @@
-"""Example data the built-in tools read through the ORM: short notes, searchable by the `search_notes` tool
+"""Example data the demo tools read through the ORM: short notes, searchable by the `search_notes` tool
 and readable as `notes://{id}` resources."""
 
 from django.db import models
@@ -10,6 +10,8 @@ class Note(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        # The table the model had when it lived in mcp_app: existing deployments keep their notes.
+        db_table = "mcp_app_note"
         ordering = ["-created_at", "-id"]
 
     def __str__(self):

@@ -1,4 +1,5 @@
-"""Real server processes for end-to-end tests: a fresh database, `manage.py` commands, gunicorn, nginx.
+"""Real server processes for the end-to-end tests and the benchmarks: a fresh database, `manage.py` commands,
+gunicorn.
 
 Every server gets its own database (a new PostgreSQL database when the suite runs on PostgreSQL,
 else an SQLite file) and its own Redis key prefix, so tests never see each other's state.
@@ -7,7 +8,6 @@ else an SQLite file) and its own Redis key prefix, so tests never see each other
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 # The e2e servers use another Redis database than the unit tests, whose fixture flushes its own.
 E2E_REDIS_DB = 14
@@ -31,19 +31,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def require_binary(name: str, package: str) -> str:
-    """The path of a system binary; in CI a missing one fails the test, locally it skips."""
-    import pytest
-
-    path = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None)
-    if path:
-        return path
-    message = f"{name} is not installed (Debian package {package}; .ci/run installs it)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def migrations_fingerprint() -> str:

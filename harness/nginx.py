@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.servers import ROOT, free_port, stop_process
+from harness.servers import ROOT, free_port, stop_process
 
 SITE_TEMPLATE = ROOT / "deploy" / "nginx.conf"
 PLACEHOLDER = re.compile(r"\$\{(NGINX_[A-Z_]+)\}")

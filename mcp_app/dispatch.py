@@ -1,56 +1,27 @@
-"""MCP versions, lifecycle and method dispatch, independent of HTTP.
+"""Method dispatch: one JSON-RPC request answered by its handler, whatever the transport (the `Call`).
 
-One endpoint serves two eras. Legacy versions (2025-03-26 … 2025-11-25) open with `initialize`;
-being stateless, we answer every request on its own and remember nothing between them. The modern
-version (2026-07-28) has no handshake: each request carries its version and capabilities in
-`params._meta`, `server/discover` describes the server, and results carry `resultType` (lists also
-`ttlMs` and `cacheScope`).
-
-Streaming hook: `stream_hooks.respond(http_request, call)` may answer a request as an event stream
-(it runs `call.run(context_class=...)` with a `Context` subclass that can send messages before the
-result); returning None leaves it to plain JSON. `stream_hooks.receive(response, identity)` gets the
-client's JSON-RPC responses (answers to server-to-client requests). Both are None until
-`mcp_app.streams` installs them.
+The version (mcp_app.versions) picks the method table; 2026-07-28 results carry `resultType` (lists
+also `ttlMs` and `cacheScope`) and the server's info in `_meta`. A handler that needs a `Context`
+builds it with `Call.context()`; it talks to the outbox the transport gave `Call.run` (plain JSON by
+default, an event stream in mcp_app.streams).
 """
 
-import base64
-import binascii
 import logging
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from django.conf import settings
 
-from mcp_app import jsonrpc
-from mcp_app.context import LOG_LEVEL_META_KEY, LOG_LEVELS, Context
-from mcp_app.jsonrpc import (
-    HEADER_MISMATCH,
-    INTERNAL_ERROR,
-    INVALID_PARAMS,
-    METHOD_NOT_FOUND,
-    RESOURCE_NOT_FOUND,
-    UNSUPPORTED_PROTOCOL_VERSION,
-    JsonRpcError,
-    Request,
-)
 from common.logging import current_request_id
+from mcp_app import jsonrpc
+from mcp_app.context import LOG_LEVEL_META_KEY, LOG_LEVELS, PLAIN_JSON, Context, Outbox
+from mcp_app.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND, JsonRpcError, Request
 from mcp_app.registry import InvalidArguments, Registry, ResourceNotFound, ResourceTemplate, registry
+from mcp_app.versions import LEGACY_VERSIONS, SERVER_INFO_META_KEY, SUPPORTED_VERSIONS, is_modern
 
 logger = logging.getLogger(__name__)
 
-MODERN_VERSIONS = ("2026-07-28",)
-LEGACY_VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26")  # newest first
-SUPPORTED_VERSIONS = MODERN_VERSIONS + LEGACY_VERSIONS
-# A request without MCP-Protocol-Version is a client older than 2025-06-18 (transports spec).
-VERSION_WITHOUT_HEADER = "2025-03-26"
-
-PROTOCOL_VERSION_META_KEY = "io.modelcontextprotocol/protocolVersion"
-CLIENT_CAPABILITIES_META_KEY = "io.modelcontextprotocol/clientCapabilities"
-SERVER_INFO_META_KEY = "io.modelcontextprotocol/serverInfo"
-# Methods whose Mcp-Name header mirrors a body parameter (2026-07-28).
-NAME_PARAMETERS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 # 2026-07-28 caching hints: our lists only change with a deployment.
 LIST_TTL_MS = 300_000
 CACHEABLE = {
@@ -72,70 +43,6 @@ class InsufficientScope(Exception):
     def __init__(self, scope: str, what: str):
         super().__init__(f"{what} requires the scope {scope}")
         self.scope = scope
-
-
-@dataclass
-class StreamHooks:
-    respond: Callable | None = None  # (HttpRequest, Call) -> HttpResponse | None
-    receive: Callable | None = None  # (jsonrpc.Response, identity) -> None
-
-
-stream_hooks = StreamHooks()
-
-
-def is_modern(version: str) -> bool:
-    return version in MODERN_VERSIONS
-
-
-def version_from_header(value: str | None, message: jsonrpc.Message | None = None) -> str:
-    """The version this POST speaks: its MCP-Protocol-Version header (400, -32022 if unsupported)."""
-    if value is None:
-        return VERSION_WITHOUT_HEADER
-    if value not in SUPPORTED_VERSIONS:
-        raise JsonRpcError(
-            UNSUPPORTED_PROTOCOL_VERSION,
-            "Unsupported protocol version",
-            {"supported": list(SUPPORTED_VERSIONS), "requested": value},
-            id=getattr(message, "id", None),
-        )
-    return value
-
-
-def receive(message: jsonrpc.Notification | jsonrpc.Response, identity: Any) -> None:
-    """Notifications need nothing from a stateless server; responses go to the streaming transport."""
-    if isinstance(message, jsonrpc.Response) and stream_hooks.receive is not None:
-        stream_hooks.receive(message, identity)
-
-
-def decode_header_value(value: str | None) -> str | None:
-    """Undo the `=?base64?…?=` encoding of Mcp-Name / Mcp-Param-* values (2026-07-28)."""
-    if value is None or not (value.startswith("=?base64?") and value.endswith("?=")):
-        return value
-    try:
-        return base64.b64decode(value[9:-2], validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-
-
-def check_modern_request(request: Request, version: str, headers: Mapping[str, str]) -> None:
-    """2026-07-28: the _meta envelope is present and the Mcp-* headers repeat the body (else -32020)."""
-    meta = request.params.get("_meta")
-    if not isinstance(meta, dict) or PROTOCOL_VERSION_META_KEY not in meta or CLIENT_CAPABILITIES_META_KEY not in meta:
-        raise JsonRpcError(
-            INVALID_PARAMS,
-            f"params._meta must carry {PROTOCOL_VERSION_META_KEY} and {CLIENT_CAPABILITIES_META_KEY}",
-            id=request.id,
-        )
-    if meta[PROTOCOL_VERSION_META_KEY] != version:
-        raise JsonRpcError(HEADER_MISMATCH, "Header mismatch: MCP-Protocol-Version differs from the body's "
-                           "protocol version", id=request.id)
-    if headers.get("Mcp-Method") != request.method:
-        raise JsonRpcError(HEADER_MISMATCH, "Header mismatch: Mcp-Method is missing or differs from the body's "
-                           "method", id=request.id)
-    name_parameter = NAME_PARAMETERS.get(request.method)
-    if name_parameter and decode_header_value(headers.get("Mcp-Name")) != request.params.get(name_parameter):
-        raise JsonRpcError(HEADER_MISMATCH, f"Header mismatch: Mcp-Name is missing or differs from the body's "
-                           f"{name_parameter}", id=request.id)
 
 
 def server_info() -> dict:
@@ -178,6 +85,7 @@ class Call:
     version: str
     identity: Any  # oauth_app.tokens.TokenIdentity or None
     registry: Registry = registry
+    outbox: Outbox = PLAIN_JSON  # where the Context's messages go before the result (set by `run`)
 
     @property
     def modern(self) -> bool:
@@ -210,13 +118,20 @@ class Call:
         if scope not in self.identity.scopes:
             raise InsufficientScope(scope, f"{self.request.method} {self.params.get('name') or self.params.get('uri')}")
 
-    def run(self, context_class: type[Context] = Context) -> dict:
+    @property
+    def can_stream(self) -> bool:
+        """Whether the target takes a Context, so that an event stream could carry its messages."""
+        function = getattr(self.target, "function", None)
+        return function is not None and function.context_name is not None
+
+    def run(self, outbox: Outbox = PLAIN_JSON) -> dict:
         """The JSON-RPC response message. Faults become -32603; the details go only to the log."""
         handler = (MODERN_METHODS if self.modern else LEGACY_METHODS).get(self.request.method)
+        self.outbox = outbox
         try:
             if handler is None:
                 raise JsonRpcError(METHOD_NOT_FOUND, f"Method not found: {self.request.method}")
-            result = handler(self, context_class)
+            result = handler(self)
         except JsonRpcError as exc:
             return jsonrpc.error_message(exc, self.request.id)
         except Exception:
@@ -235,11 +150,12 @@ class Call:
             result["cacheScope"] = scope
         return result
 
-    def context(self, context_class: type[Context]) -> Context:
+    def context(self) -> Context:
         meta = self.params.get("_meta")
         meta = meta if isinstance(meta, dict) else {}
         level = meta.get(LOG_LEVEL_META_KEY) if self.modern else None
-        return context_class(
+        return Context(
+            outbox=self.outbox,
             identity=self.identity,
             protocol_version=self.version,
             request_id=self.request.id,
@@ -252,7 +168,7 @@ class Call:
         return JsonRpcError(INVALID_PARAMS, message, id=self.request.id)
 
     # --- Methods ------------------------------------------------------------------------------------
-    def initialize(self, context_class) -> dict:
+    def initialize(self) -> dict:
         requested = self.params.get("protocolVersion")
         return {
             "protocolVersion": requested if requested in LEGACY_VERSIONS else LEGACY_VERSIONS[0],
@@ -261,28 +177,28 @@ class Call:
             "instructions": settings.MCP_INSTRUCTIONS,
         }
 
-    def discover(self, context_class) -> dict:
+    def discover(self) -> dict:
         return {
             "supportedVersions": list(SUPPORTED_VERSIONS),
             "capabilities": capabilities(modern=True),
             "instructions": settings.MCP_INSTRUCTIONS,
         }
 
-    def ping(self, context_class) -> dict:
+    def ping(self) -> dict:
         return {}
 
     def list_page(self, kind: str) -> dict:
         return self.registry.page(kind, self.params.get("cursor"), settings.MCP_PAGE_SIZE)
 
-    def tools_call(self, context_class) -> dict:
+    def tools_call(self) -> dict:
         name = string_param(self.params, "name", self.request.id)
         tool = self.registry.tools.get(name)
         if tool is None:
             raise self.invalid(f"Unknown tool: {name}")
         arguments = object_param(self.params, "arguments", self.request.id)
-        return tool.call(arguments, self.context(context_class))
+        return tool.call(arguments, self.context())
 
-    def resources_read(self, context_class) -> dict:
+    def resources_read(self) -> dict:
         uri = string_param(self.params, "uri", self.request.id)
         found = self.registry.find_resource(uri)
         try:
@@ -292,23 +208,23 @@ class Call:
             arguments = resource.function.validate(variables, f"resource {uri}") if variables else {}
             if isinstance(resource, ResourceTemplate):
                 resource = resource.as_resource()
-            return {"contents": resource.read(uri, arguments, self.context(context_class))}
+            return {"contents": resource.read(uri, arguments, self.context())}
         except (ResourceNotFound, InvalidArguments):
             # 2026-07-28 moved "not found" from -32002 to -32602.
             code = INVALID_PARAMS if self.modern else RESOURCE_NOT_FOUND
             raise JsonRpcError(code, "Resource not found", {"uri": uri}, id=self.request.id) from None
 
-    def prompts_get(self, context_class) -> dict:
+    def prompts_get(self) -> dict:
         name = string_param(self.params, "name", self.request.id)
         prompt = self.registry.prompts.get(name)
         if prompt is None:
             raise self.invalid(f"Unknown prompt: {name}")
         try:
-            return prompt.get(object_param(self.params, "arguments", self.request.id), self.context(context_class))
+            return prompt.get(object_param(self.params, "arguments", self.request.id), self.context())
         except InvalidArguments as exc:
             raise self.invalid(str(exc)) from None
 
-    def complete(self, context_class) -> dict:
+    def complete(self) -> dict:
         ref = object_param(self.params, "ref", self.request.id)
         argument = object_param(self.params, "argument", self.request.id)
         name, value = argument.get("name"), argument.get("value", "")
@@ -329,13 +245,13 @@ class Call:
             "values": values[:COMPLETION_LIMIT], "total": len(values), "hasMore": len(values) > COMPLETION_LIMIT,
         }}
 
-    def subscribe(self, context_class) -> dict:
+    def subscribe(self) -> dict:
         # resources/subscribe and unsubscribe are acknowledged ({}), but a stateless server has no stream
         # to push notifications/resources/updated on, so the capability stays false (docs/conformance.md).
         string_param(self.params, "uri", self.request.id)
         return {}
 
-    def set_level(self, context_class) -> dict:
+    def set_level(self) -> dict:
         # Stateless: there is no session to remember the level in. Each streamed call sends every level.
         if self.params.get("level") not in LOG_LEVELS:
             raise self.invalid(f'Invalid params: "level" must be one of {", ".join(LOG_LEVELS)}')
@@ -343,12 +259,12 @@ class Call:
 
 
 COMMON_METHODS = {
-    "tools/list": lambda call, _: call.list_page("tools"),
+    "tools/list": lambda call: call.list_page("tools"),
     "tools/call": Call.tools_call,
-    "resources/list": lambda call, _: call.list_page("resources"),
-    "resources/templates/list": lambda call, _: call.list_page("templates"),
+    "resources/list": lambda call: call.list_page("resources"),
+    "resources/templates/list": lambda call: call.list_page("templates"),
     "resources/read": Call.resources_read,
-    "prompts/list": lambda call, _: call.list_page("prompts"),
+    "prompts/list": lambda call: call.list_page("prompts"),
     "prompts/get": Call.prompts_get,
     "completion/complete": Call.complete,
 }

@@ -1,0 +1,180 @@
+"""The registered things: tools, resources, resource templates and prompts. Each knows its descriptor
+(what the list methods show) and how to answer the method that uses it. Built with keyword arguments."""
+
+import json
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from common.logging import current_request_id
+from mcp_app.context import Context, ToolError
+from mcp_app.registry.content import Content, ToolResult, error_result, resource_contents, text, user_message
+from mcp_app.registry.signatures import Function, InvalidArguments, Output, input_schema
+
+logger = logging.getLogger(__name__)
+
+
+class ResourceNotFound(Exception):
+    """Raise in a resource function when the URI names nothing (answered as "Resource not found")."""
+
+
+@dataclass(kw_only=True)
+class Tool:
+    function: Function
+    name: str
+    description: str
+    title: str | None = None
+    annotations: dict | None = None
+    scope: str | None = None
+    output: Output = field(default_factory=Output)
+    meta: dict | None = None
+
+    @property
+    def uses_context(self) -> bool:
+        return self.function.context_name is not None
+
+    def descriptor(self) -> dict:
+        descriptor: dict[str, Any] = {"name": self.name}
+        if self.title:
+            descriptor["title"] = self.title
+        descriptor["description"] = self.description
+        descriptor["inputSchema"] = input_schema(self.function.arguments)
+        if self.output.schema:
+            descriptor["outputSchema"] = self.output.schema
+        if self.annotations:
+            descriptor["annotations"] = self.annotations
+        if self.meta:
+            descriptor["_meta"] = self.meta
+        return descriptor
+
+    def call(self, arguments: dict, context: Context) -> dict:
+        """Run the tool. Bad arguments and failures become `isError` results (failures are logged here)."""
+        try:
+            value = self.function.call(self.function.validate(arguments, f"tool '{self.name}'"), context)
+        except (InvalidArguments, ToolError) as exc:
+            return error_result(str(exc))
+        except Exception as exc:
+            return self.failure(exc)
+        return self.to_result(value)
+
+    def failure(self, exc: Exception) -> dict:
+        logger.exception("tool %s failed (request id %s)", self.name, current_request_id(), exc_info=exc)
+        return error_result(
+            f"Tool '{self.name}' failed with an internal error (request id {current_request_id()}). "
+            "The server log has the details."
+        )
+
+    def to_result(self, value: Any) -> dict:
+        if isinstance(value, ToolResult):
+            return value.as_result()
+        if isinstance(value, Content):
+            return {"content": [value]}
+        if isinstance(value, (list, tuple)) and value and all(isinstance(item, Content) for item in value):
+            return {"content": list(value)}
+        if self.output.adapter is None:
+            return {"content": [text(value if isinstance(value, str) else json.dumps(value, default=str))]}
+        structured = self.output.adapter.dump_python(value, mode="json")
+        if self.output.wrapped:
+            structured = {"result": structured}
+        # Clients without outputSchema support read the text block: mirror the structured value there.
+        return {"content": [text(json.dumps(structured, ensure_ascii=False))], "structuredContent": structured}
+
+
+def described(descriptor: dict, title: str | None, description: str, mime_type: str) -> dict:
+    """A resource or template descriptor with its optional fields, in the order clients show them."""
+    if title:
+        descriptor["title"] = title
+    if description:
+        descriptor["description"] = description
+    descriptor["mimeType"] = mime_type
+    return descriptor
+
+
+@dataclass(kw_only=True)
+class Resource:
+    uri: str
+    name: str
+    function: Function
+    description: str = ""
+    title: str | None = None
+    mime_type: str = "text/plain"
+    scope: str | None = None
+
+    def descriptor(self) -> dict:
+        return described({"uri": self.uri, "name": self.name}, self.title, self.description, self.mime_type)
+
+    def read(self, uri: str, arguments: dict, context: Context) -> list[dict]:
+        value = self.function.call(arguments, context)
+        if isinstance(value, (str, bytes)):
+            return [resource_contents(uri, value, self.mime_type)]
+        return list(value)  # already a list of resource contents
+
+
+def template_pattern(uri_template: str) -> re.Pattern:
+    """RFC 6570 level 1: each {name} matches one path segment."""
+    parts = re.split(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", uri_template)
+    regex = "".join(re.escape(part) if index % 2 == 0 else f"(?P<{part}>[^/]+)" for index, part in enumerate(parts))
+    return re.compile(f"^{regex}$")
+
+
+@dataclass(kw_only=True)
+class ResourceTemplate:
+    uri_template: str
+    name: str
+    function: Function
+    description: str = ""
+    title: str | None = None
+    mime_type: str = "text/plain"
+    scope: str | None = None
+    completions: dict[str, Callable] = field(default_factory=dict)
+    pattern: re.Pattern = field(init=False)
+
+    def __post_init__(self):
+        self.pattern = template_pattern(self.uri_template)
+
+    def descriptor(self) -> dict:
+        return described(
+            {"uriTemplate": self.uri_template, "name": self.name}, self.title, self.description, self.mime_type
+        )
+
+    def as_resource(self) -> Resource:
+        return Resource(uri=self.uri_template, name=self.name, function=self.function, description=self.description,
+                        title=self.title, mime_type=self.mime_type)
+
+
+@dataclass(kw_only=True)
+class Prompt:
+    name: str
+    function: Function
+    description: str = ""
+    title: str | None = None
+    scope: str | None = None
+    completions: dict[str, Callable] = field(default_factory=dict)
+
+    def descriptor(self) -> dict:
+        descriptor: dict[str, Any] = {"name": self.name}
+        if self.title:
+            descriptor["title"] = self.title
+        if self.description:
+            descriptor["description"] = self.description
+        schema = input_schema(self.function.arguments)
+        required = set(schema.get("required", []))
+        descriptor["arguments"] = []
+        for name, spec in schema["properties"].items():
+            argument = {"name": name}
+            if "description" in spec:
+                argument["description"] = spec["description"]
+            argument["required"] = name in required
+            descriptor["arguments"].append(argument)
+        return descriptor
+
+    def get(self, arguments: dict, context: Context) -> dict:
+        validated = self.function.validate(arguments, f"prompt '{self.name}'")
+        value = self.function.call(validated, context)
+        messages = [user_message(value)] if isinstance(value, str) else list(value)
+        result: dict[str, Any] = {"messages": messages}
+        if self.description:
+            result["description"] = self.description
+        return result

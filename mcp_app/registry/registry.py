@@ -1,0 +1,125 @@
+"""The registry of tools, resources, resource templates and prompts, filled by decorators at import time.
+
+Descriptors and list pages are computed once per process (the registry only grows at start-up).
+"""
+
+import re
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+from mcp_app.jsonrpc import INVALID_PARAMS, JsonRpcError
+from mcp_app.registry.cursors import decode_cursor, encode_cursor
+from mcp_app.registry.items import Prompt, Resource, ResourceTemplate, Tool
+from mcp_app.registry.signatures import Function, description_of, output_of
+
+TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")  # 2025-11-25 tool name guidance
+LIST_KEYS = {"tools": "tools", "resources": "resources", "templates": "resourceTemplates", "prompts": "prompts"}
+
+
+class Registry:
+    def __init__(self):
+        self.tools: dict[str, Tool] = {}
+        self.resources: dict[str, Resource] = {}
+        self.templates: dict[str, ResourceTemplate] = {}
+        self.prompts: dict[str, Prompt] = {}
+        self._descriptors: dict[str, list[dict]] = {}
+        self._pages: dict[tuple[str, int, int], dict] = {}
+
+    # Decorators -----------------------------------------------------------------------------------
+    def tool(self, fn=None, *, name=None, title=None, description=None, annotations=None, scope=None, meta=None):
+        """Register a function as a tool. `annotations` are MCP ToolAnnotations (readOnlyHint, …)."""
+
+        def register(fn):
+            tool_name = name or fn.__name__
+            if not TOOL_NAME.match(tool_name):
+                raise ImproperlyConfigured(f"tool name {tool_name!r} must match {TOOL_NAME.pattern}")
+            self._add(self.tools, tool_name, Tool(
+                function=Function.of(fn, tool_name), name=tool_name, description=description_of(fn, description),
+                title=title, annotations=annotations, scope=scope, output=output_of(fn), meta=meta,
+            ))
+            return fn
+
+        return register(fn) if fn is not None else register
+
+    def resource(self, uri, *, name=None, title=None, description=None, mime_type="text/plain", scope=None):
+        def register(fn):
+            resource_name = name or fn.__name__
+            self._add(self.resources, uri, Resource(
+                uri=uri, name=resource_name, function=Function.of(fn, resource_name),
+                description=description_of(fn, description), title=title, mime_type=mime_type, scope=scope,
+            ))
+            return fn
+
+        return register
+
+    def resource_template(self, uri_template, *, name=None, title=None, description=None, mime_type="text/plain",
+                          scope=None, completions=None):
+        """`completions` maps a template variable to `fn(value, arguments) -> list[str]` (completion/complete)."""
+
+        def register(fn):
+            template_name = name or fn.__name__
+            self._add(self.templates, uri_template, ResourceTemplate(
+                uri_template=uri_template, name=template_name, function=Function.of(fn, template_name),
+                description=description_of(fn, description), title=title, mime_type=mime_type, scope=scope,
+                completions=dict(completions or {}),
+            ))
+            return fn
+
+        return register
+
+    def prompt(self, fn=None, *, name=None, title=None, description=None, scope=None, completions=None):
+        def register(fn):
+            prompt_name = name or fn.__name__
+            self._add(self.prompts, prompt_name, Prompt(
+                name=prompt_name, function=Function.of(fn, prompt_name), description=description_of(fn, description),
+                title=title, scope=scope, completions=dict(completions or {}),
+            ))
+            return fn
+
+        return register(fn) if fn is not None else register
+
+    def _add(self, table: dict, key: str, item: Any) -> None:
+        if key in table:
+            raise ImproperlyConfigured(f"{key!r} is registered twice")
+        table[key] = item
+        self._descriptors.clear()
+        self._pages.clear()
+
+    # Lookups --------------------------------------------------------------------------------------
+    def find_resource(self, uri: str) -> tuple[Resource | ResourceTemplate, dict] | None:
+        if uri in self.resources:
+            return self.resources[uri], {}
+        for template in self.templates.values():
+            match = template.pattern.match(uri)
+            if match:
+                return template, match.groupdict()
+        return None
+
+    def page(self, kind: str, cursor: str | None, page_size: int) -> dict:
+        """One page of a list result, `kind` in LIST_KEYS; stable order (by name or URI)."""
+        offset = decode_cursor(cursor)
+        key = (kind, offset, page_size)
+        if key not in self._pages:
+            items = self.descriptors(kind)
+            if offset > len(items):
+                raise JsonRpcError(INVALID_PARAMS, "Invalid cursor")
+            page: dict[str, Any] = {LIST_KEYS[kind]: items[offset: offset + page_size]}
+            if offset + page_size < len(items):
+                page["nextCursor"] = encode_cursor(offset + page_size)
+            self._pages[key] = page
+        return self._pages[key]
+
+    def descriptors(self, kind: str) -> list[dict]:
+        if kind not in self._descriptors:
+            table = {"tools": self.tools, "resources": self.resources, "templates": self.templates,
+                     "prompts": self.prompts}[kind]
+            self._descriptors[kind] = [table[key].descriptor() for key in sorted(table)]
+        return self._descriptors[kind]
+
+
+registry = Registry()
+tool = registry.tool
+resource = registry.resource
+resource_template = registry.resource_template
+prompt = registry.prompt
