@@ -10,6 +10,7 @@ import yaml
 
 from tests.support.nginx import PLACEHOLDER, SITE_TEMPLATE, config_test, render_site, self_signed_certificate
 from tests.support.nginx import write_main_config
+from tests.support.production import default_environment
 from tests.support.servers import PYTHON, ROOT, require_binary
 
 GUNICORN_COMMAND = "gunicorn -c deploy/gunicorn.conf.py mcpsite.wsgi:application"
@@ -114,6 +115,15 @@ def test_the_nginx_placeholders_are_only_ours_so_envsubst_leaves_nginx_variables
     braced = set(re.findall(r"\$\{([A-Za-z_]+)\}", template))
     assert braced == set(PLACEHOLDER.findall(template))
     assert "$host" in template and "$proxy_add_x_forwarded_for" in template
+
+
+def test_gunicorn_defaults_to_threaded_workers_so_a_streaming_call_takes_a_thread_not_a_worker():
+    shown = "import runpy; c = runpy.run_path('deploy/gunicorn.conf.py'); print(c['worker_class'], c['threads'])"
+    result = subprocess.run([PYTHON, "-c", shown], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env=default_environment())
+    worker_class, threads = result.stdout.split()
+    assert worker_class == "gthread"
+    assert int(threads) > 1
 
 
 def unit_file(name: str) -> configparser.ConfigParser:
