@@ -117,6 +117,21 @@ def test_the_nginx_placeholders_are_only_ours_so_envsubst_leaves_nginx_variables
     assert "$host" in template and "$proxy_add_x_forwarded_for" in template
 
 
+def nginx_seconds(template: str, directive: str) -> int:
+    [value] = re.findall(rf"^\s*{directive}\s+(\d+)s;", template, re.MULTILINE)
+    return int(value)
+
+
+def test_nginx_buffers_every_request_body_and_cuts_off_clients_slower_than_its_timeouts():
+    template = SITE_TEMPLATE.read_text()
+    assert "proxy_request_buffering off" not in template  # /mcp included: only responses stream
+    assert re.search(r"^\s*proxy_request_buffering on;", template, re.MULTILINE)
+    mcp_location = template[template.index("location = /mcp"):]
+    assert "proxy_buffering off;" in mcp_location[:mcp_location.index("}")]
+    for directive in ("client_header_timeout", "client_body_timeout", "send_timeout", "keepalive_timeout"):
+        assert 0 < nginx_seconds(template, directive) <= 60, directive
+
+
 def test_gunicorn_defaults_to_threaded_workers_so_a_streaming_call_takes_a_thread_not_a_worker():
     shown = "import runpy; c = runpy.run_path('deploy/gunicorn.conf.py'); print(c['worker_class'], c['threads'])"
     result = subprocess.run([PYTHON, "-c", shown], cwd=ROOT, capture_output=True, text=True, timeout=60,
