@@ -39,8 +39,7 @@ CLIENT_REQUEST_TIMEOUT = 8  # the unanswered elicitations end by themselves afte
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    """gunicorn (the config file's default worker class and threads) and nginx in front of it."""
-    nginx_binary, openssl = require_binary("nginx", "nginx-light"), require_binary("openssl", "openssl")
+    """gunicorn with the config file's default worker class and threads, and alice's access token."""
     port = free_port()
     deployment = make_deployment(tmp_path_factory.mktemp("slow-clients"), port, DCR_AUTH_TOKEN=DCR_TOKEN,
                                  MCP_CONFORMANCE_FIXTURES="true", GUNICORN_GRACEFUL_TIMEOUT="3",
@@ -53,14 +52,20 @@ def site(tmp_path_factory):
         deployment.start_gunicorn(port, workers=WORKERS,
                                   log_path=tmp_path_factory.mktemp("slow-clients-logs") / "gunicorn.log")
         deployment.token = access_token(f"http://127.0.0.1:{port}/mcp", DCR_TOKEN)
-        deployment.nginx = start_nginx(nginx_binary, openssl, tmp_path_factory.mktemp("nginx"),
-                                       f"127.0.0.1:{port}", tmp_path_factory.mktemp("static"))
         yield deployment
     finally:
-        if getattr(deployment, "nginx", None):
-            deployment.nginx.stop()
         deployment.stop()
         drop_database(deployment.database_url)
+
+
+@pytest.fixture(scope="module")
+def proxy(site, tmp_path_factory):
+    """deploy/nginx.conf in front of that gunicorn."""
+    binaries = require_binary("nginx", "nginx-light"), require_binary("openssl", "openssl")
+    server = start_nginx(*binaries, tmp_path_factory.mktemp("nginx"), f"127.0.0.1:{site.port}",
+                         tmp_path_factory.mktemp("static"))
+    yield server
+    server.stop()
 
 
 def mcp_headers(token: str, accept: str = "application/json, text/event-stream") -> dict[str, str]:
@@ -140,10 +145,9 @@ def request_head(method: str, path: str, headers: dict[str, str]) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-def open_slow_connections(site) -> dict[str, list[SlowConnection]]:
+def open_slow_connections(proxy, token: str) -> dict[str, list[SlowConnection]]:
     """50 connections: headers a byte at a time, bodies a byte at a time (/mcp and OAuth endpoints), and
     bodies that stop half way."""
-    proxy, token = site.nginx, site.token
     body = tool_call("echo", {"message": "x" * 4000}).encode()
     mcp = {**mcp_headers(token), "Content-Length": str(len(body))}
     form = {"Content-Type": "application/x-www-form-urlencoded", "Content-Length": "4000"}
@@ -163,8 +167,9 @@ def open_slow_connections(site) -> dict[str, list[SlowConnection]]:
     }
 
 
-def test_slow_headers_and_bodies_on_many_connections_through_nginx_leave_health_and_tools_call_prompt(site):
-    connections = open_slow_connections(site)
+def test_slow_headers_and_bodies_on_many_connections_through_nginx_leave_health_and_tools_call_prompt(
+        site, proxy):
+    connections = open_slow_connections(proxy, site.token)
     every = [connection for group in connections.values() for connection in group]
     assert len(every) == 50
     stop = threading.Event()
@@ -180,7 +185,7 @@ def test_slow_headers_and_bodies_on_many_connections_through_nginx_leave_health_
     try:
         deadline = time.monotonic() + ATTACK_SECONDS
         while time.monotonic() < deadline:
-            probes += timed_probes(site.nginx.https_url, site.token, verify=site.nginx.certificate)
+            probes += timed_probes(proxy.https_url, site.token, verify=proxy.certificate)
             time.sleep(0.5)
         still_open = {group: sum(not connection.is_cut() for connection in members)
                       for group, members in connections.items()}
