@@ -114,6 +114,20 @@ class Consent(models.Model):
         constraints = [models.UniqueConstraint(fields=["user", "client", "scope"], name="unique_consent")]
 
 
+class RedeemedCode(models.Model):
+    """An authorization code that was exchanged, by digest: a replay is refused and revokes the token
+    family it issued with one lookup on the unique index, however long the client's history is."""
+
+    code_digest = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the code.")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="redeemed_codes")
+    token_family = models.UUIDField()
+    redeemed_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(help_text="After this, a replay can no longer revoke anything alive.")
+
+    def __str__(self):
+        return f"{self.code_digest[:12]}… ({self.client_id})"
+
+
 class AuditEvent(models.Model):
     """A security-relevant event; also written as a JSON log line. Never holds a secret."""
 

@@ -17,7 +17,6 @@ What this adds to OAuth2Validator (DOT 3.4.1), each tested in tests/oauth:
 
 import hashlib
 import logging
-import uuid
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -31,7 +30,7 @@ from oauth2_provider.models import (
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
 from oauth_app import audit, tokens
-from oauth_app.models import AuditEvent, Client, TokenEndpointAuthMethod
+from oauth_app.models import AuditEvent, Client, RedeemedCode, TokenEndpointAuthMethod
 
 logger = logging.getLogger(__name__)
 
@@ -149,19 +148,14 @@ class Validator(OAuth2Validator):
         return True
 
     def _revoke_tokens_of_replayed_code(self, code, request):
-        """RFC 6749 section 4.1.2: a code used twice revokes what it issued (the audit row links them)."""
-        issued = (
-            AuditEvent.objects.filter(
-                kind=AuditEvent.Kind.TOKEN_ISSUED, client_id=request.client.client_id,
-                details__code_checksum=digest(digest(code)),
-            ).values_list("details", flat=True).first()
-        )
-        if issued is None:
+        """RFC 6749 section 4.1.2: a code used twice revokes what it issued (one unique-index lookup)."""
+        redeemed = RedeemedCode.objects.filter(code_digest=digest(code), client=request.client).first()
+        if redeemed is None:
             return
-        RefreshToken.revoke_family(uuid.UUID(issued["token_family"]))
+        RefreshToken.revoke_family(redeemed.token_family)
         audit.record(
             AuditEvent.Kind.TOKEN_REPLAY_DETECTED, client_id=request.client.client_id, request=audit_request(request),
-            grant_type="authorization_code", token_family=issued["token_family"],
+            grant_type="authorization_code", token_family=str(redeemed.token_family),
         )
 
     def confirm_redirect_uri(self, client_id, code, redirect_uri, client, *args, **kwargs):
@@ -249,14 +243,15 @@ class Validator(OAuth2Validator):
         Client.objects.filter(pk=request.client.pk).update(last_token_issued_at=timezone.now())
         tokens.remember_active(access_token.token_checksum, int(expires.timestamp()))
 
-        details = {"token_family": str(refresh_token.token_family), "scope": token["scope"]}
-        if previous is None:
-            # Links the code to what it issued, for replay detection; a digest of the stored digest.
-            details["code_checksum"] = digest(request._grant.code)
+        if previous is None:  # links the code to what it issued, for replay detection
+            RedeemedCode.objects.create(
+                code_digest=request._grant.code, client=request.client, token_family=refresh_token.token_family,
+                expires_at=expires + (refresh_token_expire_timedelta() or timedelta(0)),
+            )
         audit.record(
             AuditEvent.Kind.TOKEN_ISSUED if previous is None else AuditEvent.Kind.TOKEN_REFRESHED,
             client_id=request.client.client_id, actor=request.user.get_username() if request.user else "",
-            request=audit_request(request), **details,
+            request=audit_request(request), token_family=str(refresh_token.token_family), scope=token["scope"],
         )
 
     def _retire(self, refresh_token, request):
