@@ -67,6 +67,9 @@ DCR_AUTH_TOKEN = env_str("DCR_AUTH_TOKEN")
 ACCESS_TOKEN_LIFETIME = env_int("ACCESS_TOKEN_LIFETIME", 3600)
 REFRESH_TOKEN_LIFETIME = env_int("REFRESH_TOKEN_LIFETIME", 2592000)
 AUTHORIZATION_CODE_LIFETIME = env_int("AUTHORIZATION_CODE_LIFETIME", 600)
+# A rotated refresh token presented again within this many seconds by its own client, while its
+# successor is still unused, is a retry after a lost response: it gets a fresh pair (oauth_app.validators).
+REFRESH_TOKEN_REUSE_GRACE_SECONDS = env_int("REFRESH_TOKEN_REUSE_GRACE_SECONDS", 5)
 
 # Registration policies: initial access tokens are always accepted; the others are opt-in.
 DCR_OPEN_REGISTRATION = env_bool("DCR_OPEN_REGISTRATION", False)
@@ -317,6 +320,8 @@ OAUTH2_PROVIDER = {
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": AUTHORIZATION_CODE_LIFETIME,
     "ROTATE_REFRESH_TOKEN": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    # DOT's own grace period (REFRESH_TOKEN_GRACE_PERIOD_SECONDS) answers with the stored plaintext token,
+    # which hashed storage does not keep; REFRESH_TOKEN_REUSE_GRACE_SECONDS replaces it.
     "PKCE_REQUIRED": True,
     "CLIENT_SECRET_HASHER": "machine_secret",
     "ACCESS_TOKEN_GENERATOR": "oauth_app.tokens.generate_access_token",

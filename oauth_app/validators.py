@@ -11,7 +11,8 @@ What this adds to OAuth2Validator (DOT 3.4.1), each tested in tests/oauth:
 - Authorization codes are stored as SHA-256 digests (DOT stores them in clear), consumed atomically
   with the issuance of the tokens, and a replayed code revokes the token family it produced.
 - Refresh rotation in a fixed, small number of queries: the old refresh token is claimed with one
-  conditional UPDATE (a concurrent second use gets invalid_grant), its access token expired.
+  conditional UPDATE (a concurrent second use gets invalid_grant), its access token expired. A retry
+  within REFRESH_TOKEN_REUSE_GRACE_SECONDS after a lost response gets a fresh pair, not a revocation.
 - The Redis allow-list learns new access tokens at issuance and forgets superseded ones at once.
 """
 
@@ -181,8 +182,8 @@ class Validator(OAuth2Validator):
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
         """DOT's rules in two queries (DOT's own version loads the user and the client lazily):
         a revoked or already rotated token is a replay and revokes its whole family (RFC 9700
-        section 4.14.2; we run without DOT's grace period); a live one needs its access token and
-        must not be older than REFRESH_TOKEN_LIFETIME past that token."""
+        section 4.14.2), unless it is a retry after a lost response (`_retried_rotation`); a live
+        one needs its access token and must not be older than REFRESH_TOKEN_LIFETIME past that token."""
         rt = (
             RefreshToken.objects.select_related("access_token", "user")
             .filter(token_checksum=digest(refresh_token))
@@ -192,13 +193,11 @@ class Validator(OAuth2Validator):
         if rt is None:
             return False
         if rt.revoked is not None:
-            if rt.token_family:
-                RefreshToken.revoke_family(rt.token_family)
-            audit.record(
-                AuditEvent.Kind.TOKEN_REPLAY_DETECTED, client_id=client.client_id, request=audit_request(request),
-                grant_type="refresh_token", token_family=str(rt.token_family or ""),
-            )
-            return False
+            successor = self._retried_rotation(rt, client)
+            if successor is None:
+                self._replayed(rt, client, request)
+                return False
+            rt = successor  # the retry rotates the pair the lost response carried
         lifetime = refresh_token_expire_timedelta()
         if rt.access_token is None or (lifetime and rt.access_token.expires + lifetime <= timezone.now()):
             return False
@@ -206,6 +205,29 @@ class Validator(OAuth2Validator):
         request.refresh_token = refresh_token
         request.refresh_token_instance = rt
         return rt.application_id == client.pk
+
+    def _retried_rotation(self, rt, client):
+        """The pair issued from `rt` when `rt` is presented again by its own client within
+        REFRESH_TOKEN_REUSE_GRACE_SECONDS of its rotation and that pair was never refreshed: a client
+        whose response was lost. DOT's REFRESH_TOKEN_GRACE_PERIOD_SECONDS would answer with the stored
+        plaintext tokens, which hashed storage does not keep, so the retry gets a fresh pair instead and
+        the unseen one is retired. A revocation (RFC 7009, the admin, a family revocation) revokes the
+        successor too, so it is never mistaken for a rotation."""
+        grace = settings.REFRESH_TOKEN_REUSE_GRACE_SECONDS
+        if not grace or rt.application_id != client.pk or rt.revoked <= timezone.now() - timedelta(seconds=grace):
+            return None
+        return (
+            RefreshToken.objects.select_related("access_token", "user")
+            .filter(access_token__source_refresh_token=rt, revoked__isnull=True).first()
+        )
+
+    def _replayed(self, rt, client, request):
+        if rt.token_family:
+            RefreshToken.revoke_family(rt.token_family)
+        audit.record(
+            AuditEvent.Kind.TOKEN_REPLAY_DETECTED, client_id=client.client_id, request=audit_request(request),
+            grant_type="refresh_token", token_family=str(rt.token_family or ""),
+        )
 
     # --- Issuance ------------------------------------------------------------------------------
     def _check_and_set_request_resource(self, request):
