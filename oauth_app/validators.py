@@ -25,12 +25,10 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 from oauthlib.oauth2.rfc6749 import errors
-from oauth2_provider.models import (
-    get_access_token_model, get_grant_model, get_refresh_token_model, refresh_token_expire_timedelta,
-)
-from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
 from oauth_app import audit, tokens
+from oauth_app.dot_seam import ValidatorSeam, refresh_token_expire_timedelta
 from oauth_app.models import AuditEvent, Client, RedeemedCode, TokenEndpointAuthMethod
 
 logger = logging.getLogger(__name__)
@@ -78,18 +76,18 @@ def audit_request(request):
     return SimpleNamespace(META=request.headers)
 
 
-class Validator(OAuth2Validator):
+class Validator(ValidatorSeam):
     # --- Client authentication -----------------------------------------------------------------
     def authenticate_client(self, request, *args, **kwargs):
         """One method per request (RFC 6749 section 2.3), and the one the client registered."""
-        used_basic = bool(self._extract_basic_auth(request))
+        used_basic = bool(self.basic_auth_credentials(request))
         used_post = getattr(request, "client_secret", None) is not None
         if used_basic and used_post:
             return self._client_auth_failed(request, "more than one authentication method")
         if used_basic:
-            method, authenticated = TokenEndpointAuthMethod.CLIENT_SECRET_BASIC, self._authenticate_basic_auth(request)
+            method, authenticated = TokenEndpointAuthMethod.CLIENT_SECRET_BASIC, self.authenticate_with_basic(request)
         else:
-            method, authenticated = TokenEndpointAuthMethod.CLIENT_SECRET_POST, self._authenticate_request_body(request)
+            method, authenticated = TokenEndpointAuthMethod.CLIENT_SECRET_POST, self.authenticate_with_body(request)
         if not authenticated:
             return self._client_auth_failed(request, "unknown client, disabled client or wrong secret")
         if request.client.token_endpoint_auth_method != method:
@@ -113,18 +111,18 @@ class Validator(OAuth2Validator):
             raise errors.InvalidRequestError(
                 description="code_challenge_method must be S256 (plain is not accepted).", request=request
             )
-        client = request.client or self._load_application(client_id, request)
+        client = request.client or self.load_client(client_id, request)
         if client is None:
             return True
         return client.is_public or client.require_pkce
 
-    def _create_authorization_code(self, request, code, expires=None):
+    def store_authorization_code(self, request, code, expires=None):
         for value in requested_resources(request):  # checked before consent too; this covers the form's POST
             if canonical_resource(value) is None:
                 raise invalid_target(value, request)
         request.resource = [settings.MCP_RESOURCE]
         # Only the digest is stored: a database dump yields no usable code.
-        return super()._create_authorization_code(request, {"code": digest(code["code"])}, expires)
+        return super().store_authorization_code(request, {"code": digest(code["code"])}, expires)
 
     # --- Authorization code exchange -----------------------------------------------------------
     def _load_grant(self, code, request):
@@ -176,7 +174,7 @@ class Validator(OAuth2Validator):
         return grant.scope.split() if grant else []
 
     def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs):
-        """Already done: _save_bearer_token consumes the grant in the transaction that issues tokens."""
+        """Already done: store_tokens consumes the grant in the transaction that issues tokens."""
 
     # --- Refresh tokens ------------------------------------------------------------------------
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
@@ -230,7 +228,7 @@ class Validator(OAuth2Validator):
         )
 
     # --- Issuance ------------------------------------------------------------------------------
-    def _check_and_set_request_resource(self, request):
+    def bind_resource(self, request):
         """RFC 8707 at the token endpoint: a resource, if given, must be ours; the token is bound to it."""
         for value in requested_resources(request):
             if canonical_resource(value) is None:
@@ -244,11 +242,11 @@ class Validator(OAuth2Validator):
                 raise invalid_target(value, request)
         request.resource = [settings.MCP_RESOURCE]
 
-    def _save_bearer_token(self, token, request, *args, **kwargs):
+    def store_tokens(self, token, request):
         """Runs inside DOT's transaction: consume the code or the old refresh token, then mint a pair."""
         if request.grant_type not in ("authorization_code", "refresh_token"):
             raise errors.UnsupportedGrantTypeError(request=request)
-        self._check_and_set_request_resource(request)
+        self.bind_resource(request)
         previous = None
         if request.grant_type == "authorization_code":
             # Deleting the row is the single-use check: of two concurrent exchanges, one deletes nothing.
@@ -260,8 +258,8 @@ class Validator(OAuth2Validator):
             self._retire(previous, request)
 
         expires = timezone.now() + timedelta(seconds=token.get("expires_in", settings.ACCESS_TOKEN_LIFETIME))
-        access_token = self._create_access_token(expires, request, token, source_refresh_token=previous)
-        refresh_token = self._create_refresh_token(request, token["refresh_token"], access_token, previous)
+        access_token = self.new_access_token(expires, request, token, source_refresh_token=previous)
+        refresh_token = self.new_refresh_token(request, token["refresh_token"], access_token, previous)
         Client.objects.filter(pk=request.client.pk).update(last_token_issued_at=timezone.now())
         tokens.remember_active(access_token.token_checksum, int(expires.timestamp()))
 
