@@ -10,6 +10,8 @@ from pathlib import Path
 import dj_database_url
 from dotenv import load_dotenv
 
+from oauth_app import capabilities  # plain values: what the authorization server supports, listed once
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VERSION = "0.1.0"
 
@@ -337,12 +339,12 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
     "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
-    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
-    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token"],
-    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["client_secret_basic", "client_secret_post", "none"],
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": list(capabilities.RESPONSE_TYPES),
+    "OAUTH2_GRANT_TYPES_SUPPORTED": list(capabilities.GRANT_TYPES),
+    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": list(capabilities.TOKEN_ENDPOINT_AUTH_METHODS),
     "OAUTH2_PROTECTED_RESOURCE_IDENTIFIER": MCP_RESOURCE,
     "OAUTH2_PROTECTED_RESOURCE_AUTHORIZATION_SERVERS": [OAUTH_ISSUER],
-    "OAUTH2_PROTECTED_RESOURCE_BEARER_METHODS_SUPPORTED": ["header"],
+    "OAUTH2_PROTECTED_RESOURCE_BEARER_METHODS_SUPPORTED": list(capabilities.BEARER_METHODS),
     "OAUTH2_PROTECTED_RESOURCE_NAME": MCP_SERVER_NAME,
     "DCR_ENABLED": True,
     "CIMD_ENABLED": CIMD_ENABLED,

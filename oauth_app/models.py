@@ -10,6 +10,8 @@ from django.db import models
 from django.utils import timezone
 from oauth2_provider.models import AbstractApplication
 
+from oauth_app import capabilities
+
 
 class RegistrationPolicy(models.TextChoices):
     INITIAL_ACCESS_TOKEN = "initial_access_token", "Initial access token (RFC 7591)"
@@ -20,9 +22,9 @@ class RegistrationPolicy(models.TextChoices):
 
 
 class TokenEndpointAuthMethod(models.TextChoices):
-    CLIENT_SECRET_BASIC = "client_secret_basic", "client_secret_basic"
-    CLIENT_SECRET_POST = "client_secret_post", "client_secret_post"
-    NONE = "none", "none (public client)"
+    CLIENT_SECRET_BASIC = capabilities.CLIENT_SECRET_BASIC, "client_secret_basic"
+    CLIENT_SECRET_POST = capabilities.CLIENT_SECRET_POST, "client_secret_post"
+    NONE = capabilities.NONE, "none (public client)"
 
 
 class InitialAccessToken(models.Model):

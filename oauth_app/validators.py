@@ -28,6 +28,7 @@ from oauthlib.oauth2.rfc6749 import errors
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
 from oauth_app import audit, tokens
+from oauth_app.capabilities import GRANT_TYPES, S256
 from oauth_app.dot_seam import ValidatorSeam, refresh_token_expire_timedelta
 from oauth_app.models import AuditEvent, Client, RedeemedCode, TokenEndpointAuthMethod
 
@@ -36,9 +37,6 @@ logger = logging.getLogger(__name__)
 AccessToken = get_access_token_model()
 Grant = get_grant_model()
 RefreshToken = get_refresh_token_model()
-
-S256 = "S256"
-
 
 def digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
@@ -244,7 +242,7 @@ class Validator(ValidatorSeam):
 
     def store_tokens(self, token, request):
         """Runs inside DOT's transaction: consume the code or the old refresh token, then mint a pair."""
-        if request.grant_type not in ("authorization_code", "refresh_token"):
+        if request.grant_type not in GRANT_TYPES:
             raise errors.UnsupportedGrantTypeError(request=request)
         self.bind_resource(request)
         previous = None
