@@ -190,7 +190,6 @@ def client_create(
         # value that client_secret_post with an empty secret could match.
         "client_secret": client_secret,
         "hash_client_secret": True,
-        "registration_policy": policy,
         "registration_source": (
             Client.RegistrationSource.DCR if with_registration_token else Client.RegistrationSource.MANUAL
         ),
