@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core import checks
 
 MIN_JWT_SECRET_LENGTH = 32
+MAX_REFRESH_TOKEN_REUSE_GRACE_SECONDS = 60
 
 
 def configuration_problems() -> list[tuple[str, str, str]]:
@@ -23,6 +24,13 @@ def configuration_problems() -> list[tuple[str, str, str]]:
         problems.append(
             ("mcpsite.E002", "ALLOWED_ORIGINS contains the wildcard '*': any web page could call the API.",
              "List the exact origins, comma-separated.")
+        )
+    if not 0 <= settings.REFRESH_TOKEN_REUSE_GRACE_SECONDS <= MAX_REFRESH_TOKEN_REUSE_GRACE_SECONDS:
+        problems.append(
+            ("mcpsite.E010", f"REFRESH_TOKEN_REUSE_GRACE_SECONDS must be between 0 and "
+             f"{MAX_REFRESH_TOKEN_REUSE_GRACE_SECONDS} (it is {settings.REFRESH_TOKEN_REUSE_GRACE_SECONDS}): a long grace "
+             "lets a stolen refresh token be replayed without revoking its family.",
+             "Use a few seconds (the default is 5), or 0 to treat every reuse as a replay.")
         )
     if not settings.IS_PRODUCTION:
         return problems

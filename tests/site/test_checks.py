@@ -25,6 +25,7 @@ SAFE = {
     "SECRET_KEY": "s" * 50,
     "ALLOWED_HOSTS": ["mcp.example.com"],
     "MCP_CONFORMANCE_FIXTURES": False,
+    "REFRESH_TOKEN_REUSE_GRACE_SECONDS": 5,
 }
 
 # id -> (the unsafe setting, a fragment of its message)
@@ -40,8 +41,10 @@ RULES = {
                      "JWT_SECRET is the development default"),
     "mcpsite.E008": ({"ALLOWED_HOSTS": []}, "ALLOWED_HOSTS is empty"),
     "mcpsite.E009": ({"MCP_CONFORMANCE_FIXTURES": True}, "MCP_CONFORMANCE_FIXTURES is on in production"),
+    "mcpsite.E010": ({"REFRESH_TOKEN_REUSE_GRACE_SECONDS": 61},
+                     "REFRESH_TOKEN_REUSE_GRACE_SECONDS must be between 0 and 60"),
 }
-DEVELOPMENT_RULES = {"mcpsite.E001", "mcpsite.E002"}
+DEVELOPMENT_RULES = {"mcpsite.E001", "mcpsite.E002", "mcpsite.E010"}
 
 
 def problems(is_production: bool, **unsafe):
