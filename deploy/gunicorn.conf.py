@@ -20,7 +20,10 @@ wsgi_app = "mcpsite.wsgi:application"
 
 bind = os.environ.get("GUNICORN_BIND", f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8080')}")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+# Threaded workers by default: a streaming tool call (progress, sampling, elicitation) holds its thread for
+# as long as it runs, and the other threads keep serving; a sync worker would be taken whole by it.
+# Slow clients are nginx's to absorb (it buffers request bodies): a thread only sees complete requests.
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread" if threads > 1 else "sync"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 # On SIGTERM, workers finish the requests they are serving for up to this long.

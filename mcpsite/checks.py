@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core import checks
 
 MIN_JWT_SECRET_LENGTH = 32
+MAX_REFRESH_TOKEN_REUSE_GRACE_SECONDS = 60
 
 
 def configuration_problems() -> list[tuple[str, str, str]]:
@@ -24,9 +25,16 @@ def configuration_problems() -> list[tuple[str, str, str]]:
             ("mcpsite.E002", "ALLOWED_ORIGINS contains the wildcard '*': any web page could call the API.",
              "List the exact origins, comma-separated.")
         )
+    if not 0 <= settings.REFRESH_TOKEN_REUSE_GRACE_SECONDS <= MAX_REFRESH_TOKEN_REUSE_GRACE_SECONDS:
+        problems.append(
+            ("mcpsite.E010", f"REFRESH_TOKEN_REUSE_GRACE_SECONDS must be between 0 and "
+             f"{MAX_REFRESH_TOKEN_REUSE_GRACE_SECONDS} (it is {settings.REFRESH_TOKEN_REUSE_GRACE_SECONDS}): a long grace "
+             "lets a stolen refresh token be replayed without revoking its family.",
+             "Use a few seconds (the default is 5), or 0 to treat every reuse as a replay.")
+        )
     if settings.RATE_LIMIT_LOGIN_ACCOUNT_MAX < settings.RATE_LIMIT_LOGIN_MAX:
         problems.append(
-            ("mcpsite.E010", "RATE_LIMIT_LOGIN_ACCOUNT_MAX is below RATE_LIMIT_LOGIN_MAX: a burst of wrong passwords "
+            ("mcpsite.E011", "RATE_LIMIT_LOGIN_ACCOUNT_MAX is below RATE_LIMIT_LOGIN_MAX: a burst of wrong passwords "
              "from one address would lock the account's owner out everywhere.",
              "Leave RATE_LIMIT_LOGIN_ACCOUNT_MAX unset (10 x RATE_LIMIT_LOGIN_MAX) or set it much higher.")
         )

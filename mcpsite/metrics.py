@@ -9,6 +9,10 @@ each worker reports its own counts.
 Series: requests and latency per endpoint (the URL pattern's name, never the raw path), authentication
 failures (401/403 answers), rate-limit rejections (common.errors' signal) and the OAuth events of
 the audit log (tokens issued, refreshed and revoked, registrations, ...).
+
+Every label value comes from a closed set (anything else is counted as `other`), so anonymous callers
+cannot grow the series or the Redis hashes with made-up methods, paths or statuses; the hashes also
+expire when no worker has counted anything for KEY_TTL_SECONDS.
 """
 
 from __future__ import annotations
@@ -41,6 +45,15 @@ AUTH_FAILURES = "auth_failures"  # endpoint|status -> count
 RATE_LIMITED = "rate_limited"  # limit -> count
 OAUTH_EVENTS = "oauth_events"  # audit event kind -> count
 FLOAT_HASHES = {LATENCY_SUM}
+HASHES = (REQUESTS, LATENCY, LATENCY_SUM, AUTH_FAILURES, RATE_LIMITED, OAUTH_EVENTS)
+# Refreshed on every flush: only the hashes of a deployment that has stopped counting go away.
+KEY_TTL_SECONDS = 30 * 24 * 3600
+
+# The closed sets label values come from.
+OTHER = "other"
+UNMATCHED = "unmatched"  # no URL pattern matched (scanners, typos)
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+RATE_LIMITS = frozenset({"oauth", "mcp", "login"})  # the limits mcpsite.ratelimit names; add new ones here
 
 
 class Counters:
@@ -79,6 +92,8 @@ class Counters:
                     pipe.hincrbyfloat(hash_key(name), field, amount)
                 else:
                     pipe.hincrby(hash_key(name), field, int(amount))
+            for name in {name for name, _field in taken}:
+                pipe.expire(hash_key(name), KEY_TTL_SECONDS)
             pipe.execute()
         except Exception:
             logger.warning("metrics: Redis unreachable; %d series kept for the next flush", len(taken))
@@ -104,11 +119,10 @@ class Counters:
         self.flush()
         if settings.CACHE_IS_SHARED:
             pipe = redis_client().pipeline(transaction=False)
-            names = [REQUESTS, LATENCY, LATENCY_SUM, AUTH_FAILURES, RATE_LIMITED, OAUTH_EVENTS]
-            for name in names:
+            for name in HASHES:
                 pipe.hgetall(hash_key(name))
             return {name: {f.decode(): float(v) for f, v in values.items()}
-                    for name, values in zip(names, pipe.execute())}
+                    for name, values in zip(HASHES, pipe.execute())}
         totals: dict[str, dict[str, float]] = defaultdict(dict)
         with self.lock:
             for (name, field), amount in self.local.items():
@@ -130,6 +144,21 @@ def hash_key(name: str) -> str:
 
 
 # --- Counting -------------------------------------------------------------------------------------
+def endpoint_label(request) -> str:
+    match = request.resolver_match
+    if match is None:
+        return UNMATCHED
+    return match.url_name or OTHER  # an unnamed pattern (the admin's catch-all) is still not the raw path
+
+
+def method_label(method: str | None) -> str:
+    return method if method in METHODS else OTHER
+
+
+def status_label(status: int) -> str:
+    return str(status) if isinstance(status, int) and 100 <= status <= 599 else OTHER
+
+
 class MetricsMiddleware:
     """Outermost middleware: counts every answer and its latency by endpoint. A few dictionary updates."""
 
@@ -143,10 +172,8 @@ class MetricsMiddleware:
         started = time.perf_counter()
         response = self.get_response(request)
         elapsed = time.perf_counter() - started
-        match = request.resolver_match
-        endpoint = match.url_name or match.route if match is not None else "unmatched"
-        status = response.status_code
-        counters.add(REQUESTS, f"{endpoint}|{request.method}|{status}")
+        endpoint, status = endpoint_label(request), response.status_code
+        counters.add(REQUESTS, f"{endpoint}|{method_label(request.method)}|{status_label(status)}")
         counters.add(LATENCY, f"{endpoint}|{bisect.bisect_left(LATENCY_BUCKETS, elapsed)}")
         counters.add(LATENCY_SUM, endpoint, elapsed)
         if status in (401, 403):
@@ -155,12 +182,12 @@ class MetricsMiddleware:
 
 
 def count_rate_limited(sender, **kwargs) -> None:
-    counters.add(RATE_LIMITED, str(sender))
+    counters.add(RATE_LIMITED, sender if sender in RATE_LIMITS else OTHER)
 
 
 def count_oauth_event(sender, instance, created, **kwargs) -> None:
     if created:
-        counters.add(OAUTH_EVENTS, instance.kind)
+        counters.add(OAUTH_EVENTS, instance.kind if instance.kind in sender.Kind.values else OTHER)
 
 
 def connect_signals() -> None:

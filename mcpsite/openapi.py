@@ -5,6 +5,8 @@ they are described here by hand, from the RFCs they implement, and fuzzed agains
 by schemathesis (tests/security/test_fuzz.py).
 """
 
+from oauth_app.capabilities import TOKEN_ENDPOINT_AUTH_METHODS
+
 HAND_WRITTEN = {"/mcp"}
 
 
@@ -44,7 +46,7 @@ SCHEMAS = {
             "redirect_uris": {"type": "array", "items": {"type": "string", "format": "uri"}},
             "client_name": STRING,
             "token_endpoint_auth_method": {"type": "string",
-                                           "enum": ["none", "client_secret_basic", "client_secret_post"]},
+                                           "enum": list(TOKEN_ENDPOINT_AUTH_METHODS)},
             "grant_types": {"type": "array", "items": STRING},
             "response_types": {"type": "array", "items": STRING},
             "scope": STRING,

@@ -10,6 +10,8 @@ from pathlib import Path
 import dj_database_url
 from dotenv import load_dotenv
 
+from oauth_app import capabilities  # plain values: what the authorization server supports, listed once
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VERSION = "0.1.0"
 
@@ -69,6 +71,9 @@ DCR_AUTH_TOKEN = env_str("DCR_AUTH_TOKEN")
 ACCESS_TOKEN_LIFETIME = env_int("ACCESS_TOKEN_LIFETIME", 3600)
 REFRESH_TOKEN_LIFETIME = env_int("REFRESH_TOKEN_LIFETIME", 2592000)
 AUTHORIZATION_CODE_LIFETIME = env_int("AUTHORIZATION_CODE_LIFETIME", 600)
+# A rotated refresh token presented again within this many seconds by its own client, while its
+# successor is still unused, is a retry after a lost response: it gets a fresh pair (oauth_app.validators).
+REFRESH_TOKEN_REUSE_GRACE_SECONDS = env_int("REFRESH_TOKEN_REUSE_GRACE_SECONDS", 5)
 
 # Registration policies: initial access tokens are always accepted; the others are opt-in.
 DCR_OPEN_REGISTRATION = env_bool("DCR_OPEN_REGISTRATION", False)
@@ -326,6 +331,8 @@ OAUTH2_PROVIDER = {
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": AUTHORIZATION_CODE_LIFETIME,
     "ROTATE_REFRESH_TOKEN": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    # DOT's own grace period (REFRESH_TOKEN_GRACE_PERIOD_SECONDS) answers with the stored plaintext token,
+    # which hashed storage does not keep; REFRESH_TOKEN_REUSE_GRACE_SECONDS replaces it.
     "PKCE_REQUIRED": True,
     "CLIENT_SECRET_HASHER": "machine_secret",
     "ACCESS_TOKEN_GENERATOR": "oauth_app.tokens.generate_access_token",
@@ -341,12 +348,12 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
     "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
-    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
-    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token"],
-    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["client_secret_basic", "client_secret_post", "none"],
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": list(capabilities.RESPONSE_TYPES),
+    "OAUTH2_GRANT_TYPES_SUPPORTED": list(capabilities.GRANT_TYPES),
+    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": list(capabilities.TOKEN_ENDPOINT_AUTH_METHODS),
     "OAUTH2_PROTECTED_RESOURCE_IDENTIFIER": MCP_RESOURCE,
     "OAUTH2_PROTECTED_RESOURCE_AUTHORIZATION_SERVERS": [OAUTH_ISSUER],
-    "OAUTH2_PROTECTED_RESOURCE_BEARER_METHODS_SUPPORTED": ["header"],
+    "OAUTH2_PROTECTED_RESOURCE_BEARER_METHODS_SUPPORTED": list(capabilities.BEARER_METHODS),
     "OAUTH2_PROTECTED_RESOURCE_NAME": MCP_SERVER_NAME,
     "DCR_ENABLED": True,
     "CIMD_ENABLED": CIMD_ENABLED,

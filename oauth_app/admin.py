@@ -17,7 +17,7 @@ from oauth2_provider.admin import AccessTokenAdmin, RefreshTokenAdmin
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from oauth_app import audit, registration
-from oauth_app.models import AuditEvent, Client, InitialAccessToken, RegistrationPolicy
+from oauth_app.models import AuditEvent, Client, InitialAccessToken, RegistrationPolicy, registration_event_policies
 from oauth_app.policies import RegistrationError, client_metadata_from_dict
 
 AccessToken = get_access_token_model()
@@ -69,7 +69,7 @@ class ClientAdmin(admin.ModelAdmin):
     form = ClientForm
     list_display = ("__str__", "client_id", "provenance", "token_endpoint_auth_method", "is_enabled",
                     "require_pkce", "active_tokens", "last_token_issued", "created")
-    list_filter = ("is_enabled", "registration_policy", "registration_source", "token_endpoint_auth_method",
+    list_filter = ("is_enabled", "registration_source", "initial_access_token", "token_endpoint_auth_method",
                    "require_pkce")
     search_fields = ("name", "client_id", "redirect_uris")
     actions = ("revoke_all_tokens", "disable_clients", "enable_clients")
@@ -84,6 +84,7 @@ class ClientAdmin(admin.ModelAdmin):
         return super().get_queryset(request).select_related("initial_access_token").annotate(
             active_token_count=Coalesce(Subquery(active, output_field=IntegerField()), 0),
             latest_token_created=Subquery(latest),
+            registered_policy=Subquery(registration_event_policies().filter(client_id=OuterRef("client_id"))[:1]),
         )
 
     def get_fields(self, request, obj=None):
@@ -99,9 +100,7 @@ class ClientAdmin(admin.ModelAdmin):
     # --- columns ---
     @admin.display(description="provenance")
     def provenance(self, obj):
-        if obj.registration_source == Client.RegistrationSource.CIMD:
-            return RegistrationPolicy.CLIENT_ID_METADATA_DOCUMENT.label
-        return obj.get_registration_policy_display()
+        return RegistrationPolicy(obj.registration_policy).label
 
     @admin.display(description="initial access token used")
     def initial_access_token_used(self, obj):

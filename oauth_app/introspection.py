@@ -9,9 +9,10 @@ it verifies JWTs locally (oauth_app.tokens).
 import calendar
 
 from django.utils import timezone
-from oauth2_provider.models import get_access_token_model, get_refresh_token_model, refresh_token_expire_timedelta
+from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from oauth_app import tokens
+from oauth_app.dot_seam import refresh_token_expire_timedelta
 
 INACTIVE = {"active": False}
 

@@ -1,17 +1,24 @@
 """Persistence of the authorization server: clients, initial access tokens, consents, audit events.
 
 `Client` replaces django-oauth-toolkit's Application (OAUTH2_PROVIDER_APPLICATION_MODEL) so that
-each client carries what the toolkit lacks: a disabled flag, its registration provenance, its
-token endpoint authentication method and a per-client PKCE switch.
+each client carries what the toolkit lacks: a disabled flag, the initial access token it was registered
+with, its token endpoint authentication method and a per-client PKCE switch. Its provenance is DOT's own
+`registration_source` (manual, RFC 7591, CIMD) plus that link; who registered it how (admin or command,
+which token or open registration) is the client's `client_registered` audit event.
 """
 
 from django.conf import settings
 from django.db import models
+from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 from oauth2_provider.models import AbstractApplication
 
+from oauth_app import capabilities
+
 
 class RegistrationPolicy(models.TextChoices):
+    """What allowed a registration, as its audit event records it (`Client.registration_policy`)."""
+
     INITIAL_ACCESS_TOKEN = "initial_access_token", "Initial access token (RFC 7591)"
     OPEN = "open", "Open registration"
     CLIENT_ID_METADATA_DOCUMENT = "cimd", "Client ID Metadata Document"
@@ -20,9 +27,9 @@ class RegistrationPolicy(models.TextChoices):
 
 
 class TokenEndpointAuthMethod(models.TextChoices):
-    CLIENT_SECRET_BASIC = "client_secret_basic", "client_secret_basic"
-    CLIENT_SECRET_POST = "client_secret_post", "client_secret_post"
-    NONE = "none", "none (public client)"
+    CLIENT_SECRET_BASIC = capabilities.CLIENT_SECRET_BASIC, "client_secret_basic"
+    CLIENT_SECRET_POST = capabilities.CLIENT_SECRET_POST, "client_secret_post"
+    NONE = capabilities.NONE, "none (public client)"
 
 
 class InitialAccessToken(models.Model):
@@ -72,9 +79,6 @@ class Client(AbstractApplication):
         max_length=32, choices=TokenEndpointAuthMethod.choices, default=TokenEndpointAuthMethod.CLIENT_SECRET_BASIC
     )
     scope = models.TextField(blank=True, help_text="Space-separated scopes the client registered for.")
-    registration_policy = models.CharField(
-        max_length=32, choices=RegistrationPolicy.choices, default=RegistrationPolicy.ADMIN
-    )
     initial_access_token = models.ForeignKey(
         InitialAccessToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="clients"
     )
@@ -90,11 +94,26 @@ class Client(AbstractApplication):
     def is_public(self) -> bool:
         return self.client_type == self.CLIENT_PUBLIC
 
+    @property
+    def registration_policy(self) -> str:
+        """A RegistrationPolicy value: CIMD from `registration_source`, otherwise the policy the client's
+        registration audit event recorded (the admin's queryset annotates it as `registered_policy`),
+        falling back on what the fields say when that event is gone."""
+        if self.registration_source == self.RegistrationSource.CIMD:
+            return RegistrationPolicy.CLIENT_ID_METADATA_DOCUMENT
+        if not hasattr(self, "registered_policy"):
+            self.registered_policy = registration_event_policies().filter(client_id=self.client_id).first()
+        if self.registered_policy:
+            return self.registered_policy
+        if self.initial_access_token_id is not None:
+            return RegistrationPolicy.INITIAL_ACCESS_TOKEN
+        return RegistrationPolicy.OPEN if self.registration_source == self.RegistrationSource.DCR \
+            else RegistrationPolicy.ADMIN
+
     def save(self, *args, **kwargs):
         if self.registration_source == self.RegistrationSource.CIMD:
             # django-oauth-toolkit's CIMD resolver creates and refreshes these clients itself: give them
-            # their provenance and the `none` authentication method CIMD requires.
-            self.registration_policy = RegistrationPolicy.CLIENT_ID_METADATA_DOCUMENT
+            # the `none` authentication method CIMD requires.
             self.token_endpoint_auth_method = TokenEndpointAuthMethod.NONE
         super().save(*args, **kwargs)
 
@@ -116,6 +135,20 @@ class Consent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "client", "scope", "redirect_uri"], name="unique_consent_redirect")
         ]
+
+
+class RedeemedCode(models.Model):
+    """An authorization code that was exchanged, by digest: a replay is refused and revokes the token
+    family it issued with one lookup on the unique index, however long the client's history is."""
+
+    code_digest = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the code.")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="redeemed_codes")
+    token_family = models.UUIDField()
+    redeemed_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(help_text="After this, a replay can no longer revoke anything alive.")
+
+    def __str__(self):
+        return f"{self.code_digest[:12]}… ({self.client_id})"
 
 
 class AuditEvent(models.Model):
@@ -152,3 +185,11 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.kind} {self.client_id}"
+
+
+def registration_event_policies():
+    """The `policy` of `client_registered` audit events, oldest first, as a values list (filter by client_id)."""
+    return (
+        AuditEvent.objects.filter(kind=AuditEvent.Kind.CLIENT_REGISTERED).order_by("created_at")
+        .values_list(KeyTextTransform("policy", "details"), flat=True)
+    )

@@ -16,13 +16,14 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.http import JsonResponse
 
+from oauth_app.capabilities import AUTHORIZATION_CODE, GRANT_TYPES, RESPONSE_TYPES
 from oauth_app.models import TokenEndpointAuthMethod
 
 MAX_METADATA_BYTES = 64 * 1024
 MAX_REDIRECT_URIS = 20
 MAX_URI_LENGTH = 2048
 LOOPBACK_NAMES = {"localhost"}
-SUPPORTED_GRANT_TYPES = {"authorization_code", "refresh_token"}
+SUPPORTED_GRANT_TYPES = set(GRANT_TYPES)
 # Optional RFC 7591 fields we keep (as given, when of the right type); other unknown fields are ignored.
 OPTIONAL_STRING_FIELDS = ("client_uri", "logo_uri", "tos_uri", "policy_uri", "software_id", "software_version")
 
@@ -114,8 +115,8 @@ class ClientMetadata:
 
     redirect_uris: list[str]
     token_endpoint_auth_method: str = TokenEndpointAuthMethod.CLIENT_SECRET_BASIC
-    grant_types: list[str] = field(default_factory=lambda: ["authorization_code", "refresh_token"])
-    response_types: list[str] = field(default_factory=lambda: ["code"])
+    grant_types: list[str] = field(default_factory=lambda: list(GRANT_TYPES))
+    response_types: list[str] = field(default_factory=lambda: list(RESPONSE_TYPES))
     client_name: str = ""
     scope: str = ""
     application_type: str = "web"
@@ -188,16 +189,16 @@ def client_metadata_from_dict(data) -> ClientMetadata:
             f"supported: {', '.join(TokenEndpointAuthMethod.values)}"
         )
 
-    grant_types = _string_list(data, "grant_types", ["authorization_code", "refresh_token"])
+    grant_types = _string_list(data, "grant_types", list(GRANT_TYPES))
     unsupported = [grant for grant in grant_types if grant not in SUPPORTED_GRANT_TYPES]
     if unsupported:
-        raise invalid_metadata(f"unsupported grant_types {unsupported}; supported: authorization_code, refresh_token")
-    if "authorization_code" not in grant_types:
+        raise invalid_metadata(f"unsupported grant_types {unsupported}; supported: {', '.join(GRANT_TYPES)}")
+    if AUTHORIZATION_CODE not in grant_types:
         raise invalid_metadata("grant_types must include authorization_code")
 
-    response_types = _string_list(data, "response_types", ["code"])
-    if set(response_types) != {"code"}:
-        raise invalid_metadata("response_types must be [\"code\"]")
+    response_types = _string_list(data, "response_types", list(RESPONSE_TYPES))
+    if set(response_types) != set(RESPONSE_TYPES):
+        raise invalid_metadata(f"response_types must be {json.dumps(list(RESPONSE_TYPES))}")
 
     application_type = _string(data, "application_type", "web")
     if application_type not in ("web", "native"):
@@ -212,7 +213,7 @@ def client_metadata_from_dict(data) -> ClientMetadata:
         redirect_uris=redirect_uris,
         token_endpoint_auth_method=auth_method,
         grant_types=list(dict.fromkeys(grant_types)),
-        response_types=["code"],
+        response_types=list(RESPONSE_TYPES),
         client_name=_string(data, "client_name"),
         scope=registered_scope(_string(data, "scope", max_length=1000)),
         application_type=application_type,

@@ -18,11 +18,11 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
-from oauth2_provider.cimd import CIMDError, SafeMetadataFetcher
+from oauth2_provider.cimd import CIMDError
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
-from oauth2_provider.utils import parse_bearer_token
 
 from oauth_app import audit
+from oauth_app.dot_seam import MetadataFetcherSeam, parse_bearer_token
 from oauth_app.hashers import token_digest
 from oauth_app.models import AuditEvent, Client, InitialAccessToken, RegistrationPolicy, TokenEndpointAuthMethod
 from oauth_app.policies import ClientMetadata, RegistrationError, client_metadata_from_dict
@@ -190,7 +190,6 @@ def client_create(
         # value that client_secret_post with an empty secret could match.
         "client_secret": client_secret,
         "hash_client_secret": True,
-        "registration_policy": policy,
         "registration_source": (
             Client.RegistrationSource.DCR if with_registration_token else Client.RegistrationSource.MANUAL
         ),
@@ -322,13 +321,13 @@ def client_delete(*, client: Client, actor: str = "", request=None) -> None:
 
 # --- Client ID Metadata Documents ---------------------------------------------------------------------
 
-class CimdMetadataFetcher(SafeMetadataFetcher):
+class CimdMetadataFetcher(MetadataFetcherSeam):
     """django-oauth-toolkit's SSRF-hardened fetcher (https only, public addresses only, no redirects,
     CIMD_FETCH_TIMEOUT_SECONDS, CIMD_MAX_DOCUMENT_SIZE; results cached on the client row, failures
     backed off), plus our redirect-URI rules, which the toolkit does not apply to documents."""
 
-    def _read_document(self, response):
-        metadata, max_age = super()._read_document(response)
+    def read_document(self, response):
+        metadata, max_age = super().read_document(response)
         try:
             client_metadata_from_dict({**metadata, "token_endpoint_auth_method": "none"})
         except RegistrationError as exc:

@@ -18,6 +18,7 @@ import hmac
 import json
 import logging
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 
@@ -95,6 +96,9 @@ VERIFIED_MAX_ENTRIES = 4096
 # A token issued on one host and checked on another a moment later must not look issued in the future.
 CLOCK_SKEW_SECONDS = 30
 verified: dict[tuple[str, str, str, str], dict] = {}
+# A gthread worker's threads share the memo. Single dict operations are atomic; eviction reads then writes,
+# so one thread at a time does it (the others find room made, or make more).
+evicting = threading.Lock()
 
 
 def b64url_decode(segment: str) -> bytes:
@@ -157,7 +161,9 @@ def decode_access_token(raw_token: str) -> dict:
     claims = verify_jwt(raw_token, *key[1:], now)
     claims["exp"] = int(claims["exp"])
     if len(verified) >= VERIFIED_MAX_ENTRIES:
-        forget_expired(now)
+        with evicting:
+            if len(verified) >= VERIFIED_MAX_ENTRIES:
+                forget_expired(now)
     verified[key] = claims
     return claims
 

@@ -11,13 +11,13 @@ What this adds to OAuth2Validator (DOT 3.4.1), each tested in tests/oauth:
 - Authorization codes are stored as SHA-256 digests (DOT stores them in clear), consumed atomically
   with the issuance of the tokens, and a replayed code revokes the token family it produced.
 - Refresh rotation in a fixed, small number of queries: the old refresh token is claimed with one
-  conditional UPDATE (a concurrent second use gets invalid_grant), its access token expired.
+  conditional UPDATE (a concurrent second use gets invalid_grant), its access token expired. A retry
+  within REFRESH_TOKEN_REUSE_GRACE_SECONDS after a lost response gets a fresh pair, not a revocation.
 - The Redis allow-list learns new access tokens at issuance and forgets superseded ones at once.
 """
 
 import hashlib
 import logging
-import uuid
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -25,22 +25,18 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 from oauthlib.oauth2.rfc6749 import errors
-from oauth2_provider.models import (
-    get_access_token_model, get_grant_model, get_refresh_token_model, refresh_token_expire_timedelta,
-)
-from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
 from oauth_app import audit, tokens
-from oauth_app.models import AuditEvent, Client, TokenEndpointAuthMethod
+from oauth_app.capabilities import GRANT_TYPES, S256
+from oauth_app.dot_seam import ValidatorSeam, refresh_token_expire_timedelta
+from oauth_app.models import AuditEvent, Client, RedeemedCode, TokenEndpointAuthMethod
 
 logger = logging.getLogger(__name__)
 
 AccessToken = get_access_token_model()
 Grant = get_grant_model()
 RefreshToken = get_refresh_token_model()
-
-S256 = "S256"
-
 
 def digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
@@ -78,18 +74,18 @@ def audit_request(request):
     return SimpleNamespace(META=request.headers)
 
 
-class Validator(OAuth2Validator):
+class Validator(ValidatorSeam):
     # --- Client authentication -----------------------------------------------------------------
     def authenticate_client(self, request, *args, **kwargs):
         """One method per request (RFC 6749 section 2.3), and the one the client registered."""
-        used_basic = bool(self._extract_basic_auth(request))
+        used_basic = bool(self.basic_auth_credentials(request))
         used_post = getattr(request, "client_secret", None) is not None
         if used_basic and used_post:
             return self._client_auth_failed(request, "more than one authentication method")
         if used_basic:
-            method, authenticated = TokenEndpointAuthMethod.CLIENT_SECRET_BASIC, self._authenticate_basic_auth(request)
+            method, authenticated = TokenEndpointAuthMethod.CLIENT_SECRET_BASIC, self.authenticate_with_basic(request)
         else:
-            method, authenticated = TokenEndpointAuthMethod.CLIENT_SECRET_POST, self._authenticate_request_body(request)
+            method, authenticated = TokenEndpointAuthMethod.CLIENT_SECRET_POST, self.authenticate_with_body(request)
         if not authenticated:
             return self._client_auth_failed(request, "unknown client, disabled client or wrong secret")
         if request.client.token_endpoint_auth_method != method:
@@ -113,18 +109,18 @@ class Validator(OAuth2Validator):
             raise errors.InvalidRequestError(
                 description="code_challenge_method must be S256 (plain is not accepted).", request=request
             )
-        client = request.client or self._load_application(client_id, request)
+        client = request.client or self.load_client(client_id, request)
         if client is None:
             return True
         return client.is_public or client.require_pkce
 
-    def _create_authorization_code(self, request, code, expires=None):
+    def store_authorization_code(self, request, code, expires=None):
         for value in requested_resources(request):  # checked before consent too; this covers the form's POST
             if canonical_resource(value) is None:
                 raise invalid_target(value, request)
         request.resource = [settings.MCP_RESOURCE]
         # Only the digest is stored: a database dump yields no usable code.
-        return super()._create_authorization_code(request, {"code": digest(code["code"])}, expires)
+        return super().store_authorization_code(request, {"code": digest(code["code"])}, expires)
 
     # --- Authorization code exchange -----------------------------------------------------------
     def _load_grant(self, code, request):
@@ -149,19 +145,14 @@ class Validator(OAuth2Validator):
         return True
 
     def _revoke_tokens_of_replayed_code(self, code, request):
-        """RFC 6749 section 4.1.2: a code used twice revokes what it issued (the audit row links them)."""
-        issued = (
-            AuditEvent.objects.filter(
-                kind=AuditEvent.Kind.TOKEN_ISSUED, client_id=request.client.client_id,
-                details__code_checksum=digest(digest(code)),
-            ).values_list("details", flat=True).first()
-        )
-        if issued is None:
+        """RFC 6749 section 4.1.2: a code used twice revokes what it issued (one unique-index lookup)."""
+        redeemed = RedeemedCode.objects.filter(code_digest=digest(code), client=request.client).first()
+        if redeemed is None:
             return
-        RefreshToken.revoke_family(uuid.UUID(issued["token_family"]))
+        RefreshToken.revoke_family(redeemed.token_family)
         audit.record(
             AuditEvent.Kind.TOKEN_REPLAY_DETECTED, client_id=request.client.client_id, request=audit_request(request),
-            grant_type="authorization_code", token_family=issued["token_family"],
+            grant_type="authorization_code", token_family=str(redeemed.token_family),
         )
 
     def confirm_redirect_uri(self, client_id, code, redirect_uri, client, *args, **kwargs):
@@ -181,14 +172,14 @@ class Validator(OAuth2Validator):
         return grant.scope.split() if grant else []
 
     def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs):
-        """Already done: _save_bearer_token consumes the grant in the transaction that issues tokens."""
+        """Already done: store_tokens consumes the grant in the transaction that issues tokens."""
 
     # --- Refresh tokens ------------------------------------------------------------------------
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
         """DOT's rules in two queries (DOT's own version loads the user and the client lazily):
         a revoked or already rotated token is a replay and revokes its whole family (RFC 9700
-        section 4.14.2; we run without DOT's grace period); a live one needs its access token and
-        must not be older than REFRESH_TOKEN_LIFETIME past that token."""
+        section 4.14.2), unless it is a retry after a lost response (`_retried_rotation`); a live
+        one needs its access token and must not be older than REFRESH_TOKEN_LIFETIME past that token."""
         rt = (
             RefreshToken.objects.select_related("access_token", "user")
             .filter(token_checksum=digest(refresh_token))
@@ -198,13 +189,11 @@ class Validator(OAuth2Validator):
         if rt is None or not rt.user.is_active:  # an account deactivated by a bulk update too
             return False
         if rt.revoked is not None:
-            if rt.token_family:
-                RefreshToken.revoke_family(rt.token_family)
-            audit.record(
-                AuditEvent.Kind.TOKEN_REPLAY_DETECTED, client_id=client.client_id, request=audit_request(request),
-                grant_type="refresh_token", token_family=str(rt.token_family or ""),
-            )
-            return False
+            successor = self._retried_rotation(rt, client)
+            if successor is None:
+                self._replayed(rt, client, request)
+                return False
+            rt = successor  # the retry rotates the pair the lost response carried
         lifetime = refresh_token_expire_timedelta()
         if rt.access_token is None or (lifetime and rt.access_token.expires + lifetime <= timezone.now()):
             return False
@@ -213,8 +202,31 @@ class Validator(OAuth2Validator):
         request.refresh_token_instance = rt
         return rt.application_id == client.pk
 
+    def _retried_rotation(self, rt, client):
+        """The pair issued from `rt` when `rt` is presented again by its own client within
+        REFRESH_TOKEN_REUSE_GRACE_SECONDS of its rotation and that pair was never refreshed: a client
+        whose response was lost. DOT's REFRESH_TOKEN_GRACE_PERIOD_SECONDS would answer with the stored
+        plaintext tokens, which hashed storage does not keep, so the retry gets a fresh pair instead and
+        the unseen one is retired. A revocation (RFC 7009, the admin, a family revocation) revokes the
+        successor too, so it is never mistaken for a rotation."""
+        grace = settings.REFRESH_TOKEN_REUSE_GRACE_SECONDS
+        if not grace or rt.application_id != client.pk or rt.revoked <= timezone.now() - timedelta(seconds=grace):
+            return None
+        return (
+            RefreshToken.objects.select_related("access_token", "user")
+            .filter(access_token__source_refresh_token=rt, revoked__isnull=True).first()
+        )
+
+    def _replayed(self, rt, client, request):
+        if rt.token_family:
+            RefreshToken.revoke_family(rt.token_family)
+        audit.record(
+            AuditEvent.Kind.TOKEN_REPLAY_DETECTED, client_id=client.client_id, request=audit_request(request),
+            grant_type="refresh_token", token_family=str(rt.token_family or ""),
+        )
+
     # --- Issuance ------------------------------------------------------------------------------
-    def _check_and_set_request_resource(self, request):
+    def bind_resource(self, request):
         """RFC 8707 at the token endpoint: a resource, if given, must be ours; the token is bound to it."""
         for value in requested_resources(request):
             if canonical_resource(value) is None:
@@ -228,11 +240,11 @@ class Validator(OAuth2Validator):
                 raise invalid_target(value, request)
         request.resource = [settings.MCP_RESOURCE]
 
-    def _save_bearer_token(self, token, request, *args, **kwargs):
+    def store_tokens(self, token, request):
         """Runs inside DOT's transaction: consume the code or the old refresh token, then mint a pair."""
-        if request.grant_type not in ("authorization_code", "refresh_token"):
+        if request.grant_type not in GRANT_TYPES:
             raise errors.UnsupportedGrantTypeError(request=request)
-        self._check_and_set_request_resource(request)
+        self.bind_resource(request)
         previous = None
         if request.grant_type == "authorization_code":
             # Deleting the row is the single-use check: of two concurrent exchanges, one deletes nothing.
@@ -244,19 +256,20 @@ class Validator(OAuth2Validator):
             self._retire(previous, request)
 
         expires = timezone.now() + timedelta(seconds=token.get("expires_in", settings.ACCESS_TOKEN_LIFETIME))
-        access_token = self._create_access_token(expires, request, token, source_refresh_token=previous)
-        refresh_token = self._create_refresh_token(request, token["refresh_token"], access_token, previous)
+        access_token = self.new_access_token(expires, request, token, source_refresh_token=previous)
+        refresh_token = self.new_refresh_token(request, token["refresh_token"], access_token, previous)
         Client.objects.filter(pk=request.client.pk).update(last_token_issued_at=timezone.now())
         tokens.remember_active(access_token.token_checksum, int(expires.timestamp()))
 
-        details = {"token_family": str(refresh_token.token_family), "scope": token["scope"]}
-        if previous is None:
-            # Links the code to what it issued, for replay detection; a digest of the stored digest.
-            details["code_checksum"] = digest(request._grant.code)
+        if previous is None:  # links the code to what it issued, for replay detection
+            RedeemedCode.objects.create(
+                code_digest=request._grant.code, client=request.client, token_family=refresh_token.token_family,
+                expires_at=expires + (refresh_token_expire_timedelta() or timedelta(0)),
+            )
         audit.record(
             AuditEvent.Kind.TOKEN_ISSUED if previous is None else AuditEvent.Kind.TOKEN_REFRESHED,
             client_id=request.client.client_id, actor=request.user.get_username() if request.user else "",
-            request=audit_request(request), **details,
+            request=audit_request(request), token_family=str(refresh_token.token_family), scope=token["scope"],
         )
 
     def _retire(self, refresh_token, request):

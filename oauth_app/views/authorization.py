@@ -19,10 +19,10 @@ from django.views.decorators.debug import sensitive_post_parameters
 from oauthlib.common import Request as OauthlibRequest
 from oauth2_provider import views as dot
 from oauth2_provider.exceptions import OAuthToolkitError
-from oauth2_provider.oauth2_backends import _add_iss_to_redirect
 from oauth2_provider.views.mixins import OAuthLibMixin
 
 from oauth_app import audit, consent
+from oauth_app.dot_seam import add_iss_to_redirect
 from oauth_app.introspection import introspect
 from oauth_app.models import AuditEvent, Client
 from oauth_app.validators import canonical_resource, invalid_target
@@ -96,7 +96,7 @@ class AuthorizationView(dot.AuthorizationView):
 
     def redirect(self, redirect_to, application):
         # RFC 9207: `iss` on every authorization response, errors included (DOT adds it on success only).
-        return super().redirect(_add_iss_to_redirect(redirect_to, settings.OAUTH_ISSUER), application)
+        return super().redirect(add_iss_to_redirect(redirect_to, settings.OAUTH_ISSUER), application)
 
 
 SECRET_PARAMETERS = ("client_secret", "code", "code_verifier", "refresh_token", "token")

@@ -14,6 +14,8 @@ from django.urls import reverse
 from django.views import View
 from oauth2_provider.views.metadata import OAuthProtectedResourceMetadataView
 
+from oauth_app import capabilities
+
 
 def endpoint(url_name: str) -> str:
     """An endpoint URL under the issuer (a path in OAUTH_ISSUER is the prefix a proxy strips)."""
@@ -21,7 +23,6 @@ def endpoint(url_name: str) -> str:
 
 
 def authorization_server_metadata() -> dict:
-    client_auth_methods = ["client_secret_basic", "client_secret_post", "none"]
     metadata = {
         "issuer": settings.OAUTH_ISSUER,
         "authorization_endpoint": endpoint("oauth-authorize"),
@@ -30,13 +31,12 @@ def authorization_server_metadata() -> dict:
         "revocation_endpoint": endpoint("oauth-revoke"),
         "introspection_endpoint": endpoint("oauth-introspect"),
         "scopes_supported": sorted(settings.OAUTH_SCOPES),
-        "response_types_supported": ["code"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
-        "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": client_auth_methods,
-        "revocation_endpoint_auth_methods_supported": client_auth_methods,
-        # Introspection is for confidential clients only (oauth_app.introspection).
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "response_types_supported": list(capabilities.RESPONSE_TYPES),
+        "grant_types_supported": list(capabilities.GRANT_TYPES),
+        "code_challenge_methods_supported": list(capabilities.CODE_CHALLENGE_METHODS),
+        "token_endpoint_auth_methods_supported": list(capabilities.TOKEN_ENDPOINT_AUTH_METHODS),
+        "revocation_endpoint_auth_methods_supported": list(capabilities.TOKEN_ENDPOINT_AUTH_METHODS),
+        "introspection_endpoint_auth_methods_supported": list(capabilities.INTROSPECTION_AUTH_METHODS),
         "authorization_response_iss_parameter_supported": True,
     }
     if settings.CIMD_ENABLED:

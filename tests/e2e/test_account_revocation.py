@@ -6,8 +6,8 @@ requests answer 401 on every worker, and refresh answers invalid_grant."""
 import pytest
 import requests
 
-from mcpsite.client_flow import McpOAuthClient, log_in_and_consent
-from tests.support.servers import drop_database, e2e_redis_url, free_port, make_deployment
+from mcp_client import McpOAuthClient, log_in_and_consent
+from harness.servers import drop_database, e2e_redis_url, free_port, make_deployment
 
 pytestmark = pytest.mark.e2e
 

@@ -173,9 +173,10 @@ def test_refresh_token_rotates_on_every_use_and_the_new_access_token_works(signe
     assert tool_text(signed_in.call_tool("echo", {"message": "rotated"})) == "Echo: rotated"
 
 
-def test_refresh_token_replay_is_refused_and_revokes_the_family(signed_in):
+def test_refresh_token_replay_is_refused_and_revokes_the_family(deployment, signed_in):
     first = signed_in.tokens
     second = signed_in.refresh()
+    deployment.manage("shell", "-c", "from tests.oauth.flow import age_past_the_refresh_grace as age; age()")
 
     replay = signed_in.post_token({"grant_type": "refresh_token", "refresh_token": first.refresh_token})
 

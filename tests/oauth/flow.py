@@ -6,11 +6,15 @@ Test modules import the fixtures they use (`from tests.oauth.flow import alice, 
 import base64
 import hashlib
 import secrets
+from datetime import timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
+from django.db.models import F
+from oauth2_provider.models import get_refresh_token_model
 
 from oauth_app.models import Client, TokenEndpointAuthMethod
 
@@ -147,3 +151,11 @@ def issue_tokens(browser, oauth_client, secret=None) -> dict:
     response = exchange(browser, oauth_client, code, verifier, params["redirect_uri"], secret)
     assert response.status_code == 200, response.content
     return response.json()
+
+
+def age_past_the_refresh_grace() -> None:
+    """Move every rotation back past REFRESH_TOKEN_REUSE_GRACE_SECONDS: a reuse after this is a replay,
+    not the retry of a lost response."""
+    get_refresh_token_model().objects.filter(revoked__isnull=False).update(
+        revoked=F("revoked") - timedelta(seconds=settings.REFRESH_TOKEN_REUSE_GRACE_SECONDS + 1)
+    )

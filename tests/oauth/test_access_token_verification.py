@@ -93,6 +93,23 @@ def test_the_memo_is_bounded(monkeypatch):
     assert len(tokens.verified) <= 3
 
 
+def test_threads_sharing_the_memo_each_get_their_own_tokens_claims_and_the_memo_stays_bounded(monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(tokens, "VERIFIED_MAX_ENTRIES", 50)
+    raw = {jti: sign(claims(jti=jti)) for jti in (f"t{n}" for n in range(400))}
+
+    def verify(offset: int) -> list[bool]:
+        names = list(raw)[offset:] + list(raw)[:offset]  # every thread evicts while the others read
+        return [tokens.decode_access_token(raw[jti])["jti"] == jti for jti in names * 2]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(verify, range(0, 400, 50)))
+
+    assert all(all(result) for result in results)
+    assert len(tokens.verified) <= 50 + 8  # at most one entry per thread past the bound
+
+
 def test_a_token_issued_on_a_host_whose_clock_is_a_little_ahead_is_accepted():
     raw = sign(claims(iat=int(time.time()) + 5))
     assert tokens.decode_access_token(raw)["client_id"] == "c"

@@ -1,8 +1,17 @@
 """Discovery: RFC 8414 authorization-server metadata and RFC 9728 protected-resource metadata."""
 
+import json
+
 import pytest
 from django.conf import settings
 from django.test import override_settings
+
+from oauth2_provider.views.metadata import OAuthServerMetadataView
+
+from oauth_app import capabilities
+from oauth_app.models import TokenEndpointAuthMethod
+from oauth_app.policies import RegistrationError, client_metadata_from_dict
+from oauth_app.views.metadata import authorization_server_metadata
 
 AS_METADATA = "/.well-known/oauth-authorization-server"
 PR_METADATA = "/.well-known/oauth-protected-resource"
@@ -101,3 +110,32 @@ def test_cors_covers_token_revocation_and_registration_but_not_the_authorization
         assert "WWW-Authenticate" in preflight.get("Access-Control-Expose-Headers", "") or path
     page = client.get("/oauth/authorize", HTTP_ORIGIN=ORIGIN)
     assert "Access-Control-Allow-Origin" not in page
+
+
+# --- One source: what discovery advertises is what DOT's own views and registration use --------------
+
+# DOT lists the token endpoint auth methods only next to its own token endpoint, which we do not mount.
+SHARED_KEYS = ("response_types_supported", "grant_types_supported", "scopes_supported")
+
+
+def test_our_rfc8414_document_agrees_with_the_one_dot_builds_from_the_same_settings(client, rf):
+    ours = client.get(AS_METADATA).json()
+    dots = json.loads(OAuthServerMetadataView.as_view()(rf.get(AS_METADATA)).content)
+    assert {key: sorted(ours[key]) for key in SHARED_KEYS} == {key: sorted(dots[key]) for key in SHARED_KEYS}
+
+
+def test_the_rfc9728_document_lists_the_bearer_methods_of_the_one_source(client):
+    assert client.get(PR_METADATA).json()["bearer_methods_supported"] == list(capabilities.BEARER_METHODS)
+
+
+def test_registration_accepts_every_advertised_auth_method_and_grant_and_refuses_others():
+    metadata, advertised = client_metadata_from_dict, authorization_server_metadata()
+    for method in advertised["token_endpoint_auth_methods_supported"]:
+        assert metadata({"redirect_uris": ["https://app.example.com/cb"],
+                         "token_endpoint_auth_method": method}).token_endpoint_auth_method == method
+    grants = advertised["grant_types_supported"]
+    assert metadata({"redirect_uris": ["https://app.example.com/cb"], "grant_types": grants}).grant_types == grants
+    with pytest.raises(RegistrationError):
+        metadata({"redirect_uris": ["https://app.example.com/cb"], "grant_types": [*grants, "client_credentials"]})
+    assert tuple(TokenEndpointAuthMethod.values) == capabilities.TOKEN_ENDPOINT_AUTH_METHODS
+

@@ -1,13 +1,16 @@
 """GET /metrics: Prometheus counters of requests, latency, auth failures, rate limits and OAuth events,
 restricted to configured addresses or a bearer token, added up across workers in Redis."""
 
+import random
 import re
 
 import pytest
 from django.conf import settings
+from django_redis import get_redis_connection
 
 from mcpsite import metrics
 from oauth_app import audit
+from oauth_app.models import AuditEvent
 
 
 @pytest.fixture(autouse=True)
@@ -94,3 +97,41 @@ def test_counts_of_every_worker_add_up_in_redis(client):
     first_worker.flush()
     second_worker.flush()
     assert value(scrape(client), 'mcp_oauth_events_total{event="client_registered"}') == 5
+
+
+def random_token(rng, alphabet: str, length: int) -> str:
+    return "".join(rng.choice(alphabet) for _ in range(length))
+
+
+@pytest.mark.skipif(not settings.CACHE_IS_SHARED, reason="needs Redis (the shared cache)")
+def test_made_up_methods_paths_and_limits_leave_the_series_and_redis_hashes_bounded(client):
+    rng = random.Random(6)
+    for _ in range(200):
+        method = random_token(rng, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", rng.randint(3, 12))
+        path = "/" + random_token(rng, "abcdefghijklmnopqrstuvwxyz0123456789-._~", rng.randint(1, 30))
+        client.generic(method, path)
+        client.generic(method, "/health")
+        metrics.count_rate_limited(sender=random_token(rng, "abcdefghij", 8))
+        audit.record(random_token(rng, "abcdefghij", 8), client_id="c1", actor="scanner")
+    metrics.counters.flush()
+
+    redis = get_redis_connection("default")
+    requests_fields = {field.decode() for field in redis.hkeys(metrics.hash_key(metrics.REQUESTS))}
+    methods = {field.split("|")[1] for field in requests_fields}
+    endpoints = {field.split("|")[0] for field in requests_fields}
+    assert methods == {metrics.OTHER}
+    assert endpoints <= {metrics.UNMATCHED, "health"}
+    assert len(requests_fields) <= 4  # two endpoints x one method x a status or two
+    assert len(redis.hkeys(metrics.hash_key(metrics.LATENCY))) <= 2 * (metrics.INF + 1)
+    limits = {field.decode() for field in redis.hkeys(metrics.hash_key(metrics.RATE_LIMITED))}
+    assert limits <= metrics.RATE_LIMITS | {metrics.OTHER}
+    events = {field.decode() for field in redis.hkeys(metrics.hash_key(metrics.OAUTH_EVENTS))}
+    assert events <= set(AuditEvent.Kind.values) | {metrics.OTHER}
+
+
+@pytest.mark.skipif(not settings.CACHE_IS_SHARED, reason="needs Redis (the shared cache)")
+def test_the_metrics_hashes_expire_unless_a_flush_refreshes_them(client):
+    client.get("/health")
+    metrics.counters.flush()
+    ttl = get_redis_connection("default").ttl(metrics.hash_key(metrics.REQUESTS))
+    assert 0 < ttl <= metrics.KEY_TTL_SECONDS

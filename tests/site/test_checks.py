@@ -25,6 +25,7 @@ SAFE = {
     "SECRET_KEY": "s" * 50,
     "ALLOWED_HOSTS": ["mcp.example.com"],
     "MCP_CONFORMANCE_FIXTURES": False,
+    "REFRESH_TOKEN_REUSE_GRACE_SECONDS": 5,
 }
 
 # id -> (the unsafe setting, a fragment of its message)
@@ -40,10 +41,12 @@ RULES = {
                      "JWT_SECRET is the development default"),
     "mcpsite.E008": ({"ALLOWED_HOSTS": []}, "ALLOWED_HOSTS is empty"),
     "mcpsite.E009": ({"MCP_CONFORMANCE_FIXTURES": True}, "MCP_CONFORMANCE_FIXTURES is on in production"),
-    "mcpsite.E010": ({"RATE_LIMIT_LOGIN_MAX": 10, "RATE_LIMIT_LOGIN_ACCOUNT_MAX": 5},
+    "mcpsite.E010": ({"REFRESH_TOKEN_REUSE_GRACE_SECONDS": 61},
+                     "REFRESH_TOKEN_REUSE_GRACE_SECONDS must be between 0 and 60"),
+    "mcpsite.E011": ({"RATE_LIMIT_LOGIN_MAX": 10, "RATE_LIMIT_LOGIN_ACCOUNT_MAX": 5},
                      "RATE_LIMIT_LOGIN_ACCOUNT_MAX is below RATE_LIMIT_LOGIN_MAX"),
 }
-DEVELOPMENT_RULES = {"mcpsite.E001", "mcpsite.E002", "mcpsite.E010"}
+DEVELOPMENT_RULES = {"mcpsite.E001", "mcpsite.E002", "mcpsite.E010", "mcpsite.E011"}
 
 
 def problems(is_production: bool, **unsafe):

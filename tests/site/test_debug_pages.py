@@ -8,7 +8,7 @@ from django.test import RequestFactory, override_settings
 from django.views.debug import technical_500_response
 
 from tests.support.production import default_environment
-from tests.support.servers import PYTHON, ROOT
+from harness.servers import PYTHON, ROOT
 
 DATABASE_URL = "postgres://mcp:db-password-31337@db.internal:5432/mcp"
 REDIS_URL = "redis://:redis-password-31337@cache.internal:6379/0"

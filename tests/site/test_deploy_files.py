@@ -13,6 +13,7 @@ from harness.nginx import PLACEHOLDER, SITE_TEMPLATE, config_test, render_site, 
 from harness.nginx import write_main_config
 from harness.servers import PYTHON, ROOT
 from tests.support.binaries import require_binary
+from tests.support.production import default_environment
 
 GUNICORN_COMMAND = "gunicorn -c deploy/gunicorn.conf.py mcpsite.wsgi:application"
 GRACEFUL_TIMEOUT = 30  # deploy/gunicorn.conf.py's default
@@ -132,6 +133,30 @@ def test_the_nginx_placeholders_are_only_ours_so_envsubst_leaves_nginx_variables
     braced = set(re.findall(r"\$\{([A-Za-z_]+)\}", template))
     assert braced == set(PLACEHOLDER.findall(template))
     assert "$host" in template and "$proxy_add_x_forwarded_for" in template
+
+
+def nginx_seconds(template: str, directive: str) -> int:
+    [value] = re.findall(rf"^\s*{directive}\s+(\d+)s;", template, re.MULTILINE)
+    return int(value)
+
+
+def test_nginx_buffers_every_request_body_and_cuts_off_clients_slower_than_its_timeouts():
+    template = SITE_TEMPLATE.read_text()
+    assert "proxy_request_buffering off" not in template  # /mcp included: only responses stream
+    assert re.search(r"^\s*proxy_request_buffering on;", template, re.MULTILINE)
+    mcp_location = template[template.index("location = /mcp"):]
+    assert "proxy_buffering off;" in mcp_location[:mcp_location.index("}")]
+    for directive in ("client_header_timeout", "client_body_timeout", "send_timeout", "keepalive_timeout"):
+        assert 0 < nginx_seconds(template, directive) <= 60, directive
+
+
+def test_gunicorn_defaults_to_threaded_workers_so_a_streaming_call_takes_a_thread_not_a_worker():
+    shown = "import runpy; c = runpy.run_path('deploy/gunicorn.conf.py'); print(c['worker_class'], c['threads'])"
+    result = subprocess.run([PYTHON, "-c", shown], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env=default_environment())
+    worker_class, threads = result.stdout.split()
+    assert worker_class == "gthread"
+    assert int(threads) > 1
 
 
 def unit_file(name: str) -> configparser.ConfigParser:
