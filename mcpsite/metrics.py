@@ -53,7 +53,7 @@ KEY_TTL_SECONDS = 30 * 24 * 3600
 OTHER = "other"
 UNMATCHED = "unmatched"  # no URL pattern matched (scanners, typos)
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
-RATE_LIMITS = frozenset({"oauth", "mcp", "login"})  # the limits mcpsite.ratelimit names; add new ones here
+RATE_LIMITS = frozenset({"oauth", "mcp", "login"})  # the limits oauth_app.ratelimit and mcp_app.throttling name; add new ones here
 
 
 class Counters:
