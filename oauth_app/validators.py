@@ -12,6 +12,8 @@ What this adds to OAuth2Validator (DOT 3.4.1), each tested in tests/oauth:
   with the issuance of the tokens, and a replayed code revokes the token family it produced.
 - Refresh rotation in a fixed, small number of queries: the old refresh token is claimed with one
   conditional UPDATE (a concurrent second use gets invalid_grant), its access token expired.
+- People who sign in through the organisation's IdP (oauth_app.sso) refresh only while their last IdP
+  sign-in is younger than OIDC_SESSION_MAX_AGE and not followed by a back-channel logout.
 - The Redis allow-list learns new access tokens at issuance and forgets superseded ones at once.
 """
 
@@ -190,7 +192,7 @@ class Validator(OAuth2Validator):
         section 4.14.2; we run without DOT's grace period); a live one needs its access token and
         must not be older than REFRESH_TOKEN_LIFETIME past that token."""
         rt = (
-            RefreshToken.objects.select_related("access_token", "user")
+            RefreshToken.objects.select_related("access_token", "user", "user__idp_identity")
             .filter(token_checksum=digest(refresh_token))
             .order_by(F("revoked").desc(nulls_first=True))
             .first()
@@ -208,6 +210,9 @@ class Validator(OAuth2Validator):
         lifetime = refresh_token_expire_timedelta()
         if rt.access_token is None or (lifetime and rt.access_token.expires + lifetime <= timezone.now()):
             return False
+        identity = getattr(rt.user, "idp_identity", None)
+        if identity is not None and not identity.sign_in_is_current(settings.OIDC_SESSION_MAX_AGE):
+            return False  # OIDC_SESSION_MAX_AGE since the IdP last signed them in, or signed out there
         request.user = rt.user
         request.refresh_token = refresh_token
         request.refresh_token_instance = rt
