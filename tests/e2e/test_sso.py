@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from mcpsite.client_flow import FlowError, McpOAuthClient, redirect_target
+from tests.e2e.test_browser import browser, site  # noqa: F401  (headless chromium, the client's web site)
 from tests.support.idp import CLIENT_ID, CLIENT_SECRET, Account, Idp, new_key
 from tests.support.servers import drop_database, e2e_redis_url, free_port, make_deployment
 
@@ -330,3 +331,30 @@ def test_a_valid_logout_token_revokes_at_once_and_its_replay_is_refused(sso):
     assert mcp_status(client) == 401 and refresh_error(client) == "invalid_grant"
     replay = post_logout(sso, token)
     assert replay.status_code == 400 and "replay" in replay.json()["error_description"]
+
+
+# --- The same sign-in in a real browser --------------------------------------------------------------------
+def test_a_person_signs_in_through_the_idp_in_headless_chromium_and_the_client_calls_whoami(sso, browser, site):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def wait_for(element_id):
+        return WebDriverWait(browser, 15).until(lambda driver: driver.find_element(By.ID, element_id))
+
+    client = McpOAuthClient(f"{sso.url}/mcp")
+    client.discover()
+    client.register(redirect_uri=f"{site}/callback", initial_access_token=DCR_TOKEN)
+    request = client.authorization_request()
+    browser.get(request.url)
+    wait_for("oidc-sign-in").click()
+    account = sso.idp.accounts[GRACE.login]
+    wait_for("username").send_keys(account.login)
+    browser.find_element(By.ID, "password").send_keys(account.password)
+    browser.find_element(By.ID, "sign-in").click()
+    wait_for("authorizationForm")
+    assert f"Signed in as {account.claims['preferred_username']}" in browser.find_element(By.TAG_NAME, "body").text
+    browser.find_element(By.CSS_SELECTOR, "button[name=allow]").click()
+    WebDriverWait(browser, 15).until(lambda driver: driver.current_url.startswith(f"{site}/callback"))
+
+    client.finish_authorization(request, browser.current_url)
+    assert whoami(client)["username"] == "grace"
