@@ -106,7 +106,6 @@ OIDC_ONLY = env_bool("OIDC_ONLY", False)
 OIDC_SESSION_MAX_AGE = env_int("OIDC_SESSION_MAX_AGE", 86400)
 # Shown on the login page's "Sign in with …" button; default: the issuer's host name.
 OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME") or (urlsplit(OIDC_ISSUER).hostname or "")
-OIDC_ENABLED = bool(OIDC_ISSUER)
 
 # --- Storage ----------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")

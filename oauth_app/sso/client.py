@@ -23,6 +23,8 @@ PROVIDER = "idp"
 # Seconds we wait for the IdP (discovery, JWKS, token endpoint) before telling the person it is unreachable.
 IDP_TIMEOUT = 10
 NEXT_SESSION_KEY = "oidc_next"
+# Callback errors (OpenID Connect Core 3.1.2.6) that mean the person was not let in, rather than a fault.
+DENIALS = ("access_denied", "login_required", "consent_required", "interaction_required")
 
 
 class SignInError(Exception):
@@ -86,11 +88,12 @@ def start(request, next_url: str) -> str:
 def finish(request) -> dict:
     """The validated ID token claims of the IdP's answer on our callback."""
     if request.GET.get("error"):
-        kind = "denied" if request.GET["error"] in ("access_denied", "login_required", "consent_required") else "idp_error"
+        kind = "denied" if request.GET["error"] in DENIALS else "idp_error"
         raise SignInError(kind, request.GET.get("error_description") or request.GET["error"])
     issuer = metadata()["issuer"]
     # Authlib checks aud only through azp when no option names it: ask for our client id in aud, always.
-    options = {"iss": {"essential": True, "value": issuer}, "aud": {"essential": True, "value": settings.OIDC_CLIENT_ID}}
+    options = {"iss": {"essential": True, "value": issuer},
+               "aud": {"essential": True, "value": settings.OIDC_CLIENT_ID}}
     try:
         token = provider().authorize_access_token(request, claims_options=options)
     except MismatchingStateError:

@@ -113,6 +113,7 @@ def callback(request):
     except SignInError as error:
         return error_page(request, error, next_url)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    request.session.pop(client.NEXT_SESSION_KEY, None)
     request.session.set_expiry(settings.OIDC_SESSION_MAX_AGE)  # the IdP decides again after that
     return HttpResponseRedirect(safe_next(request, next_url))
 

@@ -182,7 +182,8 @@ def test_an_mcp_client_gets_tokens_for_a_person_signed_in_at_the_idp_and_calls_w
 def test_the_idp_rotating_its_keys_and_renaming_the_person_keeps_one_account_and_syncs_its_groups(sso):
     before = sso.user("ada")
     sso.shell("from django.contrib.auth.models import Group; from django.contrib.auth import get_user_model; "
-              "get_user_model().objects.get(username='ada').groups.add(Group.objects.get_or_create(name='local-only')[0])")
+              "local, _ = Group.objects.get_or_create(name='local-only'); "
+              "get_user_model().objects.get(username='ada').groups.add(local)")
     renamed = Account(ADA.sub, ADA.login, ADA.password, {**ADA.claims, "preferred_username": "ada.lovelace",
                                                           "groups": ["mcp-users"]})
     sso.idp.accounts[ADA.login] = renamed  # from now on, for the rest of the module
