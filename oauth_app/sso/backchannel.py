@@ -10,6 +10,7 @@ import hashlib
 import logging
 import time
 
+import requests
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Q
@@ -37,15 +38,26 @@ class InvalidLogoutToken(Exception):
     """The logout token is not acceptable; the message says why (it becomes the error_description)."""
 
 
+# Anyone can post a logout token naming an unknown key id: fetch the JWKS again at most this often per worker,
+# so such posts cannot make us hammer the IdP.
+JWKS_REFETCH_SECONDS = 30
+last_refetch = {"at": 0.0}
+
+
 def decode(raw: str):
     app = provider()
     try:
         try:
             return jwt.decode(raw, KeySet.import_key_set(app.fetch_jwk_set()), algorithms=ALGORITHMS)
-        except InvalidKeyIdError:  # the IdP rotated its keys
+        except InvalidKeyIdError:  # the IdP may have rotated its keys
+            if time.monotonic() - last_refetch["at"] < JWKS_REFETCH_SECONDS:
+                raise
+            last_refetch["at"] = time.monotonic()
             return jwt.decode(raw, KeySet.import_key_set(app.fetch_jwk_set(force=True)), algorithms=ALGORITHMS)
     except (JoseError, ValueError) as exc:
         raise InvalidLogoutToken(f"signature or format: {exc}") from None
+    except requests.RequestException as exc:
+        raise InvalidLogoutToken(f"provider keys unavailable: {exc}") from None
 
 
 def validated_claims(raw: str) -> dict:
