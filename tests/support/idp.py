@@ -7,6 +7,7 @@ never published) and its accounts. Node comes from tools/node_modules (Node 22; 
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import subprocess
 import time
@@ -31,7 +32,8 @@ def require_node() -> Path:
 
     has_provider = (ROOT / "tools" / "node_modules" / "oidc-provider").is_dir()
     if not (NODE.exists() and has_provider):
-        pytest.skip("tools/node_modules lacks Node or oidc-provider (run tools/install.sh)")
+        message = "tools/node_modules lacks Node or oidc-provider (run tools/install.sh)"
+        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
     return NODE
 
 
