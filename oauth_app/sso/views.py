@@ -17,10 +17,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.http import OAuth2ResponseRedirect
-from oauth2_provider.oauth2_backends import _add_iss_to_redirect
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views.mixins import OAuthLibMixin
 
+from oauth_app.dot_seam import add_iss_to_redirect
 from oauth_app.sso import backchannel, client, provisioning
 from oauth_app.sso.client import SignInError
 
@@ -137,7 +137,7 @@ class CancelView(OAuthLibMixin, View):
         except OAuthToolkitError as error:
             redirect, response = self.error_response(error)
             if redirect and error.oauthlib_error.redirect_uri:
-                url = _add_iss_to_redirect(response["url"], settings.OAUTH_ISSUER)
+                url = add_iss_to_redirect(response["url"], settings.OAUTH_ISSUER)
                 return OAuth2ResponseRedirect(url, oauth2_settings.ALLOWED_REDIRECT_URI_SCHEMES)
         return render(request, "sso/cancelled.html", status=400)
 

@@ -12,10 +12,10 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import pytest
 import requests
 
-from mcpsite.client_flow import FlowError, McpOAuthClient, redirect_target
+from mcp_client import FlowError, McpOAuthClient, redirect_target
 from tests.e2e.test_browser import browser, site  # noqa: F401  (headless chromium, the client's web site)
 from tests.support.idp import CLIENT_ID, CLIENT_SECRET, Account, Idp, new_key
-from tests.support.servers import drop_database, e2e_redis_url, free_port, make_deployment
+from harness.servers import drop_database, e2e_redis_url, free_port, make_deployment
 
 pytestmark = pytest.mark.e2e
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from tests.support.servers import ROOT, stop_process, wait_for_http
+from harness.servers import ROOT, stop_process, wait_for_http
 
 NODE = ROOT / "tools" / "node_modules" / ".bin" / "node"
 PROVIDER_JS = ROOT / "tests" / "e2e" / "idp" / "provider.js"
