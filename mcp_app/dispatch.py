@@ -17,6 +17,7 @@ from mcp_app import jsonrpc
 from mcp_app.context import LOG_LEVEL_META_KEY, LOG_LEVELS, PLAIN_JSON, Context, Outbox
 from mcp_app.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND, JsonRpcError, Request
 from mcp_app.registry import InvalidArguments, Registry, ResourceNotFound, ResourceTemplate, registry
+from mcp_app.registry.parameter_headers import check_parameter_headers
 from mcp_app.versions import LEGACY_VERSIONS, SERVER_INFO_META_KEY, SUPPORTED_VERSIONS, is_modern
 from mcpsite.logging import current_request_id
 
@@ -118,6 +119,11 @@ class Call:
         if scope not in self.identity.scopes:
             raise InsufficientScope(scope, f"{self.request.method} {self.params.get('name') or self.params.get('uri')}")
 
+    def check_parameter_headers(self, headers) -> None:
+        """2026-07-28: the Mcp-Param-* headers repeat the tool's designated arguments (else -32020)."""
+        if self.request.method == "tools/call" and self.target is not None:
+            check_parameter_headers(self.target.input_schema, self.params.get("arguments"), headers, self.request.id)
+
     @property
     def can_stream(self) -> bool:
         """Whether the target takes a Context, so that an event stream could carry its messages."""
@@ -188,7 +194,8 @@ class Call:
         return {}
 
     def list_page(self, kind: str) -> dict:
-        return self.registry.page(kind, self.params.get("cursor"), settings.MCP_PAGE_SIZE)
+        # 2026-07-28 schemas name their dialect; older clients get the schemas exactly as before.
+        return self.registry.page(kind, self.params.get("cursor"), settings.MCP_PAGE_SIZE, dialect=self.modern)
 
     def tools_call(self) -> dict:
         name = string_param(self.params, "name", self.request.id)

@@ -10,7 +10,7 @@ from typing import Any
 
 from mcp_app.context import Context, ToolError
 from mcp_app.registry.content import Content, ToolResult, error_result, resource_contents, text, user_message
-from mcp_app.registry.signatures import Function, InvalidArguments, Output, input_schema
+from mcp_app.registry.signatures import Function, InvalidArguments, Output, input_schema, with_dialect
 from mcpsite.logging import current_request_id
 
 logger = logging.getLogger(__name__)
@@ -30,19 +30,25 @@ class Tool:
     scope: str | None = None
     output: Output = field(default_factory=Output)
     meta: dict | None = None
+    schema: dict | None = None  # an inputSchema given as is, instead of the one of the parameters
 
     @property
     def uses_context(self) -> bool:
         return self.function.context_name is not None
 
-    def descriptor(self) -> dict:
+    @property
+    def input_schema(self) -> dict:
+        return self.schema if self.schema is not None else input_schema(self.function.arguments)
+
+    def descriptor(self, dialect: bool = False) -> dict:
+        """What tools/list shows; `dialect` adds `$schema` (2026-07-28) to the schemas we generate."""
         descriptor: dict[str, Any] = {"name": self.name}
         if self.title:
             descriptor["title"] = self.title
         descriptor["description"] = self.description
-        descriptor["inputSchema"] = input_schema(self.function.arguments)
+        descriptor["inputSchema"] = with_dialect(self.input_schema) if dialect else self.input_schema
         if self.output.schema:
-            descriptor["outputSchema"] = self.output.schema
+            descriptor["outputSchema"] = with_dialect(self.output.schema) if dialect else self.output.schema
         if self.annotations:
             descriptor["annotations"] = self.annotations
         if self.meta:
