@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mcp_app.context import Context, ToolError
+from mcp_app.input_required import InputRequired
+from mcp_app.jsonrpc import JsonRpcError
 from mcp_app.registry.content import Content, ToolResult, error_result, resource_contents, text, user_message
 from mcp_app.registry.signatures import Function, InvalidArguments, Output, input_schema, with_dialect
 from mcpsite.logging import current_request_id
@@ -61,6 +63,8 @@ class Tool:
             value = self.function.call(self.function.validate(arguments, f"tool '{self.name}'"), context)
         except (InvalidArguments, ToolError) as exc:
             return error_result(str(exc))
+        except (InputRequired, JsonRpcError):  # answered by the dispatch: input_required, -32021, …
+            raise
         except Exception as exc:
             return self.failure(exc)
         return self.to_result(value)
