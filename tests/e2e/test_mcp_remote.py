@@ -4,7 +4,8 @@ over its stdin/stdout, reuse of the stored tokens by the next run, and refresh o
 
 mcp-remote cannot send an initial access token with its registration, so this deployment allows open
 registration (DCR_OPEN_REGISTRATION=true), as an operator does for Claude Desktop (docs/clients/claude-desktop.md).
-It refreshes an access token that has less than a minute left before using it, so a deployment with the
+A client the operator pre-registers works too, where registration is closed (--static-oauth-client-info).
+mcp-remote refreshes an access token that has less than a minute left before using it, so a deployment with the
 default lifetime shows reuse as is, and a second server on the same database with 5-second tokens shows refresh.
 """
 
@@ -55,12 +56,12 @@ def reply(run: LineProcess, request_id: int) -> dict:
     return json.loads(run.expect(is_reply, timeout=90))
 
 
-def mcp_remote_echo(machine: McpRemoteHome, message: str) -> dict:
+def mcp_remote_echo(machine: McpRemoteHome, message: str, *options: str) -> dict:
     """One mcp-remote run, spoken to as an MCP host does over stdio: initialize, initialized, tools/call echo;
     closing its stdin ends it. Its log (stderr) goes to a file, shown when a reply does not come."""
     log = machine.home / "mcp-remote.log"
     with open(log, "a") as stderr:
-        run = LineProcess([require(NODE_BIN / "mcp-remote"), machine.mcp_url, "--allow-http"], cwd=machine.home,
+        run = LineProcess([require(NODE_BIN / "mcp-remote"), machine.mcp_url, "--allow-http", *options], cwd=machine.home,
                           env=machine.env, stderr=stderr)
         try:
             run.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
@@ -82,16 +83,19 @@ def mcp_remote_echo(machine: McpRemoteHome, message: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory):
-    """Open registration; one server with the default token lifetime, one with 5-second access tokens."""
-    steady_port, short_port = free_port(), free_port()
-    deployment = make_deployment(tmp_path_factory.mktemp("mcp-remote"), steady_port, DCR_OPEN_REGISTRATION="true")
+def servers(tmp_path_factory) -> dict:
+    """Three servers on one database: open registration with the default token lifetime ("steady") and with
+    5-second access tokens ("short"), and one that allows no registration without a token ("closed")."""
+    ports = {"steady": free_port(), "short": free_port(), "closed": free_port()}
+    deployment = make_deployment(tmp_path_factory.mktemp("mcp-remote"), ports["steady"], DCR_OPEN_REGISTRATION="true")
     add_test_person(deployment)
     logs = tmp_path_factory.mktemp("mcp-remote-logs")
-    deployment.start_gunicorn(steady_port, workers=1, log_path=logs / "steady.log")
-    deployment.start_gunicorn(short_port, workers=1, log_path=logs / "short.log", extra_env={
-        "OAUTH_ISSUER": f"http://127.0.0.1:{short_port}", "ACCESS_TOKEN_LIFETIME": str(SHORT_LIFETIME)})
-    yield {"steady": f"http://127.0.0.1:{steady_port}/mcp", "short": f"http://127.0.0.1:{short_port}/mcp"}
+    settings = {"steady": {}, "short": {"ACCESS_TOKEN_LIFETIME": str(SHORT_LIFETIME)},
+                "closed": {"DCR_OPEN_REGISTRATION": "false"}}
+    for name, port in ports.items():
+        deployment.start_gunicorn(port, workers=1, log_path=logs / f"{name}.log",
+                                  extra_env={"OAUTH_ISSUER": f"http://127.0.0.1:{port}", **settings[name]})
+    yield {"deployment": deployment, **{name: f"http://127.0.0.1:{port}/mcp" for name, port in ports.items()}}
     deployment.stop()
     drop_database(deployment.database_url)
 
@@ -145,3 +149,21 @@ def test_an_expired_access_token_is_refreshed_without_opening_the_browser(server
     after = machine.stored("tokens")
     assert after["access_token"] != before["access_token"]
     assert after["refresh_token"] != before["refresh_token"]  # rotated on use
+
+
+def test_a_pre_registered_client_signs_in_where_registration_is_closed(servers, tmp_path):
+    # localhost on any port is accepted at authorization (RFC 8252), so the port mcp-remote picks is free.
+    printed = servers["deployment"].manage("register_client", "--name", "Claude Desktop (mcp-remote)", "--public",
+                                           "--redirect-uri", "http://localhost:3334/oauth/callback").stdout
+    client_id = printed.split("client_id: ", 1)[1].split()[0]
+    machine = make_home(servers["closed"], tmp_path)
+    refused = requests.post(servers["closed"].replace("/mcp", "/oauth/register"), timeout=10,
+                            json={"redirect_uris": ["http://localhost:3334/oauth/callback"]})
+    assert refused.status_code == 401  # mcp-remote could not register itself here
+
+    called = mcp_remote_echo(machine, "pre-registered", "--static-oauth-client-info",
+                             json.dumps({"client_id": client_id}))
+
+    assert called["result"]["content"][0]["text"] == "Echo: pre-registered"
+    opened, called_back = browser_calls(machine.calls)
+    assert f"client_id={client_id}" in opened["url"] and called_back["status"] == 200
