@@ -3,7 +3,8 @@ its first sign-in through "the browser" (the headless stand-in signs in and cons
 over its stdin/stdout, reuse of the stored tokens by the next run, and refresh once the access token expired.
 
 mcp-remote cannot send an initial access token with its registration, so this deployment allows open
-registration (DCR_OPEN_REGISTRATION=true), as an operator does for Claude Desktop (docs/clients/claude-desktop.md).
+registration (DCR_OPEN_REGISTRATION=true), as an operator does for Claude Desktop
+(docs/clients/claude-desktop-mcp-remote.md).
 A client the operator pre-registers works too, where registration is closed (--static-oauth-client-info).
 mcp-remote refreshes an access token that has less than a minute left before using it, so a deployment with the
 default lifetime shows reuse as is, and a second server on the same database with 5-second tokens shows refresh.
@@ -61,8 +62,8 @@ def mcp_remote_echo(machine: McpRemoteHome, message: str, *options: str) -> dict
     closing its stdin ends it. Its log (stderr) goes to a file, shown when a reply does not come."""
     log = machine.home / "mcp-remote.log"
     with open(log, "a") as stderr:
-        run = LineProcess([require(NODE_BIN / "mcp-remote"), machine.mcp_url, "--allow-http", *options], cwd=machine.home,
-                          env=machine.env, stderr=stderr)
+        run = LineProcess([require(NODE_BIN / "mcp-remote"), machine.mcp_url, "--allow-http", *options],
+                          cwd=machine.home, env=machine.env, stderr=stderr)
         try:
             run.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
                 "protocolVersion": "2025-06-18", "capabilities": {},

@@ -61,7 +61,8 @@ async function main() {
   const found = await challenge();
   emit({ event: "challenge", ...found });
 
-  const rs = await oauth.processResourceDiscoveryResponse(resource, await oauth.resourceDiscoveryRequest(resource, insecure));
+  const rs = await oauth.processResourceDiscoveryResponse(resource,
+    await oauth.resourceDiscoveryRequest(resource, insecure));
   emit({ event: "resource_metadata", resource: rs.resource, authorization_servers: rs.authorization_servers });
 
   const issuer = new URL(rs.authorization_servers[0]);
@@ -109,7 +110,7 @@ async function main() {
     emit({ event: "jwt_access_token", validated: true, claims });
   } else {
     emit({ event: "jwt_access_token", validated: false,
-           reason: "no jwks_uri: access tokens are HS256-signed, which RFC 9068 validation by a third party cannot apply to" });
+           reason: "no jwks_uri: HS256-signed access tokens cannot be validated by a third party (RFC 9068)" });
   }
 }
 

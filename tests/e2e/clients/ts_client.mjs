@@ -31,7 +31,8 @@ const mcpUrl = new URL(positionals[0]);
 function loadSdk(name) {
   if (name === "client") {
     const { Client, StreamableHTTPClientTransport, UnauthorizedError } = requireTool("@modelcontextprotocol/client");
-    return { Client, StreamableHTTPClientTransport, UnauthorizedError, finishAuth: (t, params) => t.finishAuth(params) };
+    return { Client, StreamableHTTPClientTransport, UnauthorizedError,
+             finishAuth: (t, params) => t.finishAuth(params) };
   }
   const { Client } = requireTool("@modelcontextprotocol/sdk/client/index.js");
   const { StreamableHTTPClientTransport } = requireTool("@modelcontextprotocol/sdk/client/streamableHttp.js");
