@@ -233,6 +233,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "oauth_app.ratelimit.RateLimitMiddleware",
+    "oauth_app.middleware.UnstorableInputMiddleware",  # NUL in any parameter: the standard 400, never a 500
     "django.middleware.common.CommonMiddleware",
     # Django's browser-only middleware, skipped on /mcp (bearer tokens, no pages): mcpsite/middleware.py.
     "mcpsite.middleware.SessionMiddleware",

@@ -18,6 +18,7 @@ from django.http import JsonResponse
 
 from oauth_app.capabilities import AUTHORIZATION_CODE, GRANT_TYPES, RESPONSE_TYPES
 from oauth_app.models import TokenEndpointAuthMethod
+from oauth_app.text import unstorable_reason
 
 MAX_METADATA_BYTES = 64 * 1024
 MAX_REDIRECT_URIS = 20
@@ -174,6 +175,9 @@ def client_metadata_from_dict(data) -> ClientMetadata:
     """Validate RFC 7591 client metadata; raise RegistrationError with a description of the first problem."""
     if not isinstance(data, dict):
         raise invalid_metadata("the request body must be a JSON object")
+    problem = unstorable_reason(data)
+    if problem:
+        raise invalid_metadata(f"a string in the client metadata {problem}")
 
     redirect_uris = _string_list(data, "redirect_uris", [])
     if not redirect_uris:
