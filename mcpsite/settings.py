@@ -404,7 +404,7 @@ LOGGING = {
     "filters": {"request_id": {"()": "common.logging.RequestIdFilter"}},
     "formatters": {
         "json": {"()": "common.logging.JsonFormatter"},
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "text": {"()": "common.logging.TextFormatter"},
     },
     "handlers": {
         "stdout": {
