@@ -16,6 +16,7 @@ import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from oauthlib.uri_validate import is_absolute_uri
 
 MAX_URI_LENGTH = 2048
 LOOPBACK_NAMES = {"localhost"}
@@ -76,6 +77,8 @@ def redirect_uri_problem(uri) -> str | None:
         return "wildcards are not allowed; register each URI exactly"
     if "#" in uri:
         return "a redirect URI must not contain a fragment (RFC 6749 section 3.1.2)"
+    if not is_absolute_uri(uri):  # oauthlib refuses these at the authorization endpoint
+        return "not an absolute URI in RFC 3986 syntax (a stray %, brackets outside an IPv6 host, no scheme…)"
     try:
         parts = urlsplit(uri)
         parts.port  # noqa: B018 - an out-of-range or non-numeric port raises ValueError here
