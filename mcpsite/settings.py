@@ -233,6 +233,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "oauth_app.ratelimit.RateLimitMiddleware",
+    "oauth_app.middleware.UnstorableInputMiddleware",  # NUL in any parameter: the standard 400, never a 500
     "django.middleware.common.CommonMiddleware",
     # Django's browser-only middleware, skipped on /mcp (bearer tokens, no pages): mcpsite/middleware.py.
     "mcpsite.middleware.SessionMiddleware",
@@ -403,7 +404,7 @@ LOGGING = {
     "filters": {"request_id": {"()": "common.logging.RequestIdFilter"}},
     "formatters": {
         "json": {"()": "common.logging.JsonFormatter"},
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "text": {"()": "common.logging.TextFormatter"},
     },
     "handlers": {
         "stdout": {

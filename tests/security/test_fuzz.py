@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings as hypothesis_settings, stra
 
 from mcp_app import jsonrpc
 from oauth_app.models import Client
-from oauth_app.policies import RegistrationError, client_metadata_from_dict, is_loopback_host
+from oauth_app.policies import RegistrationError, client_metadata_from_dict
+from oauth_app.redirect_uris import is_loopback_host
 from tests.security.conftest import issue_access_token, issue_initial_access_token, make_client
 
 FUZZ = hypothesis_settings(max_examples=150, deadline=None,
