@@ -5,12 +5,17 @@ import json
 
 import pytest
 
-from tests.mcp import tools_for_tests  # noqa: F401  (registers the test-only tools)
 from tests.support.tokens import issue_access_token
 
 LEGACY = "2025-11-25"
 MODERN = "2026-07-28"
 ALL_VERSIONS = ["2025-06-18", "2025-11-25", "2026-07-28"]
+
+
+@pytest.fixture(autouse=True)
+def serve_test_tools(settings):
+    """/mcp serves the tests' registry: the product's tools and the test tools (tests/mcp/tools_for_tests.py)."""
+    settings.MCP_REGISTRY = "tests.mcp.tools_for_tests.registry"
 
 
 @pytest.fixture
