@@ -66,6 +66,7 @@ def expected_failures() -> set[str]:
     return set(yaml.safe_load(EXPECTED_FAILURES.read_text()).get("server") or [])
 
 
+@pytest.mark.needs_tools
 def test_conformance_suite_passes_every_active_scenario_but_the_listed_expected_failures(suite_target, tmp_path):
     run = subprocess.run(
         [require(CONFORMANCE), "server", "--url", suite_target.suite_url, "--expected-failures",
@@ -184,6 +185,7 @@ def sdk_call(deployment, tool: str, arguments: dict) -> dict:
     return json.loads(run.stdout.splitlines()[-1])
 
 
+@pytest.mark.needs_tools
 def test_the_python_sdk_client_answers_an_elicitation_sent_during_a_call(suite_target):
     called = sdk_call(suite_target, "test_elicitation", {"message": "Who are you?"})
 
@@ -191,6 +193,7 @@ def test_the_python_sdk_client_answers_an_elicitation_sent_during_a_call(suite_t
         'User response: action=accept, content={"username": "sdk-user", "email": "sdk@example.com"}')
 
 
+@pytest.mark.needs_tools
 def test_the_python_sdk_client_receives_the_log_and_progress_notifications_of_a_call(suite_target):
     logged = sdk_call(suite_target, "test_tool_with_logging", {})
     progressed = sdk_call(suite_target, "test_tool_with_progress", {})
