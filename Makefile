@@ -14,7 +14,7 @@ help:
 	@echo "make run          install, migrate and serve on http://$(HOST):$(PORT) (SQLite unless DATABASE_URL is set)"
 	@echo "make test         the whole test suite (PostgreSQL + Redis when reachable)"
 	@echo "make test-unit    the suite without the official MCP tools, Chromium or nginx"
-	@echo "make conformance  the official MCP conformance suite, Inspector CLI and SDK client against gunicorn"
+	@echo "make conformance  the official MCP conformance suite, Inspector CLI, SDK clients (Python, TypeScript), mcp-remote and oauth4webapi against gunicorn"
 	@echo "make bench        throughput benchmark against the official SDK and a bare Django view"
 	@echo "make soak         10-minute mixed-load soak (whole OAuth + MCP client lives)"
 	@echo "make bench-memory worker memory growth over 100,000 hot-path requests (target < 10 MB)"
@@ -54,14 +54,18 @@ UNIT_MARKERS := not needs_tools and not browser and not needs_nginx
 test-unit: $(VENV)/.installed-dev
 	$(TEST_ENV) $(PY) -m pytest -m "$(UNIT_MARKERS)" $(PYTEST_ARGS)
 
-# The official MCP tools (Node 22, conformance suite, Inspector, Python SDK), pinned in tools/.
+# The official MCP tools (Node 22, conformance suite, Inspector, TypeScript clients, mcp-remote, oauth4webapi,
+# Python SDK), pinned in tools/.
 tools: tools/.installed
 tools/.installed: tools/package.json tools/requirements.txt
 	sh tools/install.sh
 	touch $@
 
+CONFORMANCE_TESTS = tests/e2e/test_conformance.py tests/e2e/test_real_clients.py tests/e2e/test_ts_clients.py \
+	tests/e2e/test_mcp_remote.py
+
 conformance: $(VENV)/.installed-dev tools
-	$(TEST_ENV) $(PY) -m pytest tests/e2e/test_conformance.py tests/e2e/test_real_clients.py -v
+	$(TEST_ENV) $(PY) -m pytest $(CONFORMANCE_TESTS) -v
 
 bench: $(VENV)/.installed-dev tools
 	$(TEST_ENV) $(PY) bench/run.py

@@ -16,6 +16,6 @@ class McpAppConfig(AppConfig):
         # Tool modules register their @tool/@resource/@prompt functions when imported.
         modules = list(settings.MCP_TOOL_MODULES)
         if settings.MCP_CONFORMANCE_FIXTURES:
-            modules.append("mcp_app.conformance")
+            modules += ["mcp_app.conformance", "mcp_app.conformance_modern"]
         for module in modules:
             importlib.import_module(module)

@@ -1,8 +1,9 @@
-"""The fixtures the official MCP conformance suite (@modelcontextprotocol/conformance 0.1.16, `server`
-mode) calls: tools, resources and prompts with the exact names, arguments and outputs of its scenarios.
+"""The fixtures the official MCP conformance suite (@modelcontextprotocol/conformance 0.2.0-alpha.12,
+`server` mode) calls: tools, resources and prompts with the exact names, arguments and outputs of its scenarios.
 
 Registered only when settings.MCP_CONFORMANCE_FIXTURES is on (off by default: a production server
-does not list test fixtures). docs/conformance.md lists the scenarios and how to run the suite.
+does not list test fixtures); the 2026-07-28 ones are in mcp_app.conformance_modern. docs/conformance.md
+lists the scenarios and how to run the suite.
 """
 
 import io

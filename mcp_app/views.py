@@ -57,6 +57,8 @@ class McpView(APIView):
         if self.modern:
             versions.check_modern_request(message, version, request.headers)
         call = Call(message, version, request.user, registry=served_registry())
+        if self.modern:
+            call.check_parameter_headers(request.headers)
         call.authorize()
         response = transport.write(streams.answer(call, request.headers.get("Accept", "")), modern=self.modern)
         if message.method == "initialize":

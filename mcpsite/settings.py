@@ -6,6 +6,7 @@ system checks in `mcpsite/checks.py`, which stop the server in production.
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from dotenv import load_dotenv
@@ -48,6 +49,17 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
+def env_pairs(name: str) -> list[tuple[str, str]]:
+    """`a=b,c=d` as [(a, b), (c, d)]."""
+    pairs = []
+    for item in env_list(name):
+        left, equals, right = item.partition("=")
+        if not (equals and left.strip() and right.strip()):
+            raise ValueError(f"{name} entries must look like idp-group=django-group, got {item!r}")
+        pairs.append((left.strip(), right.strip()))
+    return pairs
+
+
 # --- Environment ------------------------------------------------------------------------------
 ENVIRONMENT = env_str("ENVIRONMENT", "development").lower()
 IS_PRODUCTION = ENVIRONMENT == "production"
@@ -86,6 +98,21 @@ OAUTH_SCOPES = {
 }
 OAUTH_DEFAULT_SCOPES = ["mcp:tools"]
 OAUTH_REMEMBER_CONSENT = env_bool("OAUTH_REMEMBER_CONSENT", True)
+
+# --- Organisation sign-in through an upstream OpenID Connect provider (oauth_app/sso) -----------------
+# Empty OIDC_ISSUER: local passwords only. The IdP only authenticates people; we stay the MCP authorization server.
+OIDC_ISSUER = env_str("OIDC_ISSUER").rstrip("/")
+OIDC_CLIENT_ID = env_str("OIDC_CLIENT_ID")
+OIDC_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET")
+OIDC_SCOPES = env_str("OIDC_SCOPES", "openid email profile")
+OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+# "idp-group=django-group,...": only these Django groups are synced; empty mirrors the IdP's groups by name.
+OIDC_GROUP_MAP = env_pairs("OIDC_GROUP_MAP")
+OIDC_ONLY = env_bool("OIDC_ONLY", False)
+OIDC_SESSION_MAX_AGE = env_int("OIDC_SESSION_MAX_AGE", 86400)
+# Shown on the login page's "Sign in with …" button; default: the issuer's host name.
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME") or (urlsplit(OIDC_ISSUER).hostname or "")
 
 # --- Storage ----------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")

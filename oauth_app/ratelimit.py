@@ -1,6 +1,6 @@
 """Rate limits of the authorization server, on the shared cache so every worker and host counts the same.
 
-- OAuth endpoints (`/oauth/...`): RATE_LIMIT_OAUTH_MAX requests per RATE_LIMIT_OAUTH_WINDOW seconds per
+- OAuth endpoints (`/oauth/...`) and the organisation sign-in (`/accounts/oidc/...`): RATE_LIMIT_OAUTH_MAX requests per RATE_LIMIT_OAUTH_WINDOW seconds per
   client address (django-ratelimit).
 - Sign-in (the OAuth sign-in form and the admin's): failed attempts per RATE_LIMIT_LOGIN_WINDOW, counted
   from Django's `user_login_failed` signal per address and per (account, address) up to RATE_LIMIT_LOGIN_MAX,
@@ -31,6 +31,9 @@ logger = logging.getLogger(__name__)
 
 OAUTH_PREFIX = "/oauth/"
 OAUTH_PATHS = (OAUTH_PREFIX, "/.well-known/")
+# The organisation sign-in's start, callback and back-channel logout share the OAuth endpoints' budget.
+SSO_PREFIX = "/accounts/oidc/"
+LIMITED_PREFIXES = (OAUTH_PREFIX, SSO_PREFIX)
 
 
 def oauth_retry_later(status: int, retry_after: int, message: str) -> HttpResponse:
@@ -122,7 +125,7 @@ class RateLimitMiddleware:
 
     def __call__(self, request):
         path = request.path_info
-        if path.startswith(OAUTH_PREFIX):
+        if path.startswith(LIMITED_PREFIXES):
             return check_oauth(request) or self.get_response(request)
         if request.method == "POST" and path in login_paths():
             return check_login(request) or self.get_response(request)

@@ -14,6 +14,7 @@ from django.utils.module_loading import import_string
 from mcp_app.jsonrpc import INVALID_PARAMS, JsonRpcError
 from mcp_app.registry.cursors import decode_cursor, encode_cursor
 from mcp_app.registry.items import Prompt, Resource, ResourceTemplate, Tool
+from mcp_app.registry.parameter_headers import check_header_parameters
 from mcp_app.registry.signatures import Function, description_of, output_of
 
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")  # 2025-11-25 tool name guidance
@@ -26,21 +27,26 @@ class Registry:
         self.resources: dict[str, Resource] = {}
         self.templates: dict[str, ResourceTemplate] = {}
         self.prompts: dict[str, Prompt] = {}
-        self._descriptors: dict[str, list[dict]] = {}
-        self._pages: dict[tuple[str, int, int], dict] = {}
+        self._descriptors: dict[tuple[str, bool], list[dict]] = {}
+        self._pages: dict[tuple[str, int, int, bool], dict] = {}
 
     # Decorators -----------------------------------------------------------------------------------
-    def tool(self, fn=None, *, name=None, title=None, description=None, annotations=None, scope=None, meta=None):
-        """Register a function as a tool. `annotations` are MCP ToolAnnotations (readOnlyHint, …)."""
+    def tool(self, fn=None, *, name=None, title=None, description=None, annotations=None, scope=None, meta=None,
+             input_schema=None):
+        """Register a function as a tool. `annotations` are MCP ToolAnnotations (readOnlyHint, …);
+        `input_schema` replaces the schema of the parameters in tools/list (they still validate)."""
 
         def register(fn):
             tool_name = name or fn.__name__
             if not TOOL_NAME.match(tool_name):
                 raise ImproperlyConfigured(f"tool name {tool_name!r} must match {TOOL_NAME.pattern}")
-            self._add(self.tools, tool_name, Tool(
+            item = Tool(
                 function=Function.of(fn, tool_name), name=tool_name, description=description_of(fn, description),
                 title=title, annotations=annotations, scope=scope, output=output_of(fn), meta=meta,
-            ))
+                schema=input_schema,
+            )
+            check_header_parameters(tool_name, item.input_schema)
+            self._add(self.tools, tool_name, item)
             return fn
 
         return register(fn) if fn is not None else register
@@ -108,12 +114,14 @@ class Registry:
                 return template, match.groupdict()
         return None
 
-    def page(self, kind: str, cursor: str | None, page_size: int) -> dict:
-        """One page of a list result, `kind` in LIST_KEYS; stable order (by name or URI)."""
+    def page(self, kind: str, cursor: str | None, page_size: int, dialect: bool = False) -> dict:
+        """One page of a list result, `kind` in LIST_KEYS; stable order (by name or URI). `dialect`: tool
+        schemas name their JSON Schema dialect (2026-07-28)."""
         offset = decode_cursor(cursor)
-        key = (kind, offset, page_size)
+        dialect = dialect and kind == "tools"
+        key = (kind, offset, page_size, dialect)
         if key not in self._pages:
-            items = self.descriptors(kind)
+            items = self.descriptors(kind, dialect)
             if offset > len(items):
                 raise JsonRpcError(INVALID_PARAMS, "Invalid cursor")
             page: dict[str, Any] = {LIST_KEYS[kind]: items[offset: offset + page_size]}
@@ -122,12 +130,15 @@ class Registry:
             self._pages[key] = page
         return self._pages[key]
 
-    def descriptors(self, kind: str) -> list[dict]:
-        if kind not in self._descriptors:
+    def descriptors(self, kind: str, dialect: bool = False) -> list[dict]:
+        key = (kind, dialect)
+        if key not in self._descriptors:
             table = {"tools": self.tools, "resources": self.resources, "templates": self.templates,
                      "prompts": self.prompts}[kind]
-            self._descriptors[kind] = [table[key].descriptor() for key in sorted(table)]
-        return self._descriptors[kind]
+            self._descriptors[key] = [
+                table[name].descriptor(dialect=True) if dialect else table[name].descriptor() for name in sorted(table)
+            ]
+        return self._descriptors[key]
 
 
 # The product's registry: tool modules (settings.MCP_TOOL_MODULES) fill it through these decorators.

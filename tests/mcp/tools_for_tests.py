@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from mcp_app.context import Context, ToolError
-from mcp_app.registry import Registry, ResourceNotFound, ToolResult, image, text
+from mcp_app.registry import Registry, ResourceNotFound, ToolResult, header, image, text
 from mcp_app.registry import registry as product_registry
 
 registry = Registry()
@@ -88,3 +88,20 @@ def context_template(id: int, ctx: Context) -> str:
 def unencodable() -> str:
     """Returns a lone surrogate, as text decoded with errors="surrogateescape" would hold one."""
     return b"caf\xe9".decode("utf-8", errors="surrogateescape")
+
+
+@tool(name="test_interview")
+def interview(topic: str, ctx: Context) -> str:
+    """Asks the user's name, then the client's model (two rounds on 2026-07-28, two requests before)."""
+    person = ctx.elicit(f"Who asks about {topic}?", {"type": "object", "properties": {"name": {"type": "string"}}},
+                        key="who")
+    ctx.report_progress(1, 2)
+    reply = ctx.sample([{"role": "user", "content": {"type": "text", "text": topic}}], max_tokens=10)
+    return f"{person['content']['name']} asked about {topic}: {reply['content']['text']}"
+
+
+@tool(name="test_routed")
+def routed(region: Annotated[str, header("Region")], count: Annotated[int | None, header("Count")] = None,
+           loud: Annotated[bool, header("Loud")] = False) -> str:
+    """Three parameters mirrored as Mcp-Param-* headers (2026-07-28)."""
+    return f"{region} {count} {loud}"

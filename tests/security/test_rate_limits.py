@@ -36,6 +36,15 @@ def test_oauth_endpoints_answer_429_with_retry_after_once_the_address_exceeds_it
     assert post_token(client, remote="203.0.113.6").status_code != 429  # another address has its own count
 
 
+def test_the_organisation_sign_in_endpoints_share_the_oauth_limit_per_address(client, settings):
+    settings.RATE_LIMIT_OAUTH_MAX = 2
+    for path in ("/accounts/oidc/login/", "/accounts/oidc/callback/"):
+        assert client.get(path, REMOTE_ADDR="203.0.113.7").status_code != 429
+    response = client.post("/accounts/oidc/backchannel-logout/", {"logout_token": "x"}, REMOTE_ADDR="203.0.113.7")
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) >= 1
+
+
 def test_registration_is_limited_like_the_other_oauth_endpoints(client, settings):
     settings.RATE_LIMIT_OAUTH_MAX = 2
     for _ in range(2):
