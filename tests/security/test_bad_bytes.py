@@ -10,9 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
 from oauth_app.models import Client
-from tests.security.conftest import (
-    REDIRECT_URI, Grant, database_unchanged, issue_initial_access_token, pkce_pair,
-)
+from tests.security.conftest import Grant, database_unchanged, issue_initial_access_token, pkce_pair
+from tests.support.personas import AGENT_REDIRECT as REDIRECT_URI
 
 pytestmark = pytest.mark.django_db
 

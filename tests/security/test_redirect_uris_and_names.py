@@ -12,9 +12,19 @@ from hypothesis import HealthCheck, assume, example, given, settings as hypothes
 
 from oauth_app.models import Client
 from oauth_app.redirect_uris import redirect_uri_problem
-from tests.security.conftest import Grant, database_unchanged, issue_initial_access_token, make_client, pkce_pair
+from tests.security.conftest import Grant, database_unchanged, issue_initial_access_token, pkce_pair
+from tests.support.personas import AGENT_REDIRECT
 
 pytestmark = pytest.mark.django_db
+
+
+def stored_client(*, name="Acme agent", redirect_uri=AGENT_REDIRECT) -> Client:
+    """A public client written straight to the table, past registration's checks (as rows stored before a
+    rule existed, or by a careless script, would be)."""
+    return Client.objects.create(
+        name=name, client_type=Client.CLIENT_PUBLIC, authorization_grant_type=Client.GRANT_AUTHORIZATION_CODE,
+        redirect_uris=redirect_uri, token_endpoint_auth_method="none", scope="mcp:tools",
+    )
 
 REFUSED = {
     "non-ascii-host": "https://exämple.com/callback",
@@ -82,7 +92,7 @@ def test_registration_refuses_a_redirect_uri_the_authorization_endpoint_would_re
 @pytest.mark.parametrize("uri", [uri for uri in REFUSED.values() if not any(ch.isspace() for ch in uri)],
                          ids=[name for name, uri in REFUSED.items() if not any(ch.isspace() for ch in uri)])
 def test_authorization_refuses_such_a_redirect_uri_even_when_a_stored_client_holds_it(browser, uri):
-    oauth_client = make_client(redirect_uri=uri)[0]  # stored directly, as before the rule
+    oauth_client = stored_client(redirect_uri=uri)  # stored directly, as before the rule
     with database_unchanged():
         response = authorize(browser, oauth_client, uri)
     assert response.status_code == 400, response.status_code
@@ -118,7 +128,7 @@ def test_registration_and_authorization_agree_on_every_redirect_uri(browser, uri
         oauth_client = Client.objects.get(client_id=registered.json()["client_id"])
     else:
         assert registered.json()["error"] == "invalid_redirect_uri"
-        oauth_client = make_client(redirect_uri=uri)[0]
+        oauth_client = stored_client(redirect_uri=uri)
     answered = authorize(browser, oauth_client, uri)
     assert (answered.status_code == 200) == (registered.status_code == 201) == (redirect_uri_problem(uri) is None), uri
 
@@ -139,7 +149,7 @@ def test_registration_stores_the_client_name_neutralised_and_bounded(client):
 
 def test_the_consent_page_shows_a_stored_name_with_bidi_and_control_characters_neutralised(browser):
     spoof = "Acme \u202eelif.exe\u202c\u200b\x1b[31m\nSign in as admin" + "y" * 150
-    oauth_client = make_client(name=spoof)[0]  # stored directly: display neutralises whatever is stored
+    oauth_client = stored_client(name=spoof)  # stored directly: display neutralises whatever is stored
     page = authorize(browser, oauth_client, oauth_client.redirect_uris).content.decode()
     assert not any(ch in page for ch in HIDDEN[:6])
     assert "\x1b" not in page
@@ -148,6 +158,6 @@ def test_the_consent_page_shows_a_stored_name_with_bidi_and_control_characters_n
 
 
 def test_a_name_of_only_invisible_characters_shows_the_client_id(browser):
-    oauth_client = make_client(name="\u202e\u200b\u2066")[0]
+    oauth_client = stored_client(name="\u202e\u200b\u2066")
     page = authorize(browser, oauth_client, oauth_client.redirect_uris).content.decode()
     assert f"<strong>{oauth_client.client_id}</strong>" in page
