@@ -32,6 +32,11 @@ def configuration_problems() -> list[tuple[str, str, str]]:
              "lets a stolen refresh token be replayed without revoking its family.",
              "Use a few seconds (the default is 5), or 0 to treat every reuse as a replay.")
         )
+    if settings.JWT_ALGORITHM not in ("HS256", "ES256", "RS256"):
+        problems.append(
+            ("mcpsite.E011", f"JWT_ALGORITHM must be HS256, ES256 or RS256 (it is {settings.JWT_ALGORITHM!r}).",
+             "Use HS256 (JWT_SECRET) or ES256/RS256 (keys from `manage.py rotate_signing_key`, see docs/keys.md).")
+        )
     if not settings.IS_PRODUCTION:
         return problems
     if not settings.OAUTH_ISSUER.startswith("https://"):

@@ -178,28 +178,28 @@ def window_key(value: str, window: int, now: int) -> str:
     return f"rl:mcp:{value}:{now // window}"
 
 
-def count_in_pipeline(counter_key: str, window: int, extra_get: str | None) -> tuple[int | None, object]:
-    """INCR the fixed-window counter and GET another key: one round trip.
+def count_in_pipeline(counter_key: str, window: int, extra_gets: list[str]) -> tuple[int | None, list]:
+    """INCR the fixed-window counter and GET other keys: one round trip.
 
     The counter gets its expiry on the request that created it (count 1), in a second round trip once per
     window and client. Should that EXPIRE never arrive (Redis lost in between), the key outlives its window
     but is never counted on again: its name carries the window's number.
-    Returns (count, the other key's raw value); (None, None) when Redis cannot be reached.
+    Returns (count, the other keys' values); (None, [None, …]) when Redis cannot be reached.
     """
     key = cache.make_key(counter_key)
     try:
         client = cache.client.get_client(write=True)
         pipe = client.pipeline(transaction=False)
         pipe.incr(key)
-        if extra_get:
-            pipe.get(cache.make_key(extra_get))
+        for extra in extra_gets:
+            pipe.get(cache.make_key(extra))
         results = pipe.execute()
         if results[0] == 1:
             client.expire(key, window + 5)
     except Exception:
         logger.warning("rate limit cache unreachable; /mcp request not counted")
-        return None, None
-    return results[0], (cache.client.decode(results[1]) if extra_get and results[1] is not None else None)
+        return None, [None] * len(extra_gets)
+    return results[0], [None if value is None else cache.client.decode(value) for value in results[1:]]
 
 
 def count_in_cache(counter_key: str, window: int) -> int | None:
@@ -217,23 +217,24 @@ def verify_and_count(request, raw_token: str, now: int):
     try:
         claims = tokens.decode_access_token(raw_token)
     except tokens.InvalidToken:
-        return None, count_anonymous(request, now)
-    checksum = tokens.token_checksum(raw_token)
-    counter = window_key(f"client:{claims['client_id']}", window, now)
+        if not tokens.key_set_gets():
+            return None, count_anonymous(request, now)
+        claims = None  # perhaps a key this worker has not loaded yet: the key set's version, read below, says
+    owner = f"client:{claims['client_id']}" if claims else f"address:{client_address(request) or '-'}"
+    counter, gets = window_key(owner, window, now), tokens.round_trip_gets(raw_token, claims)
     if settings.CACHE_IS_SHARED:
-        count, entry = count_in_pipeline(counter, window, tokens.active_token_cache_key(checksum))
+        count, values = count_in_pipeline(counter, window, gets)
     else:
-        count, entry = count_in_cache(counter, window), None
+        count, values = count_in_cache(counter, window), [None] * len(gets)
     reachable = count is not None and settings.CACHE_IS_SHARED
-    active = tokens.is_active_given_entry(checksum, int(claims["exp"]), entry, cache_reachable=reachable)
-    return (tokens.identity_from_claims(claims) if active else None), count
+    return tokens.identity_given(raw_token, claims, values, cache_reachable=reachable), count
 
 
 def count_anonymous(request, now: int) -> int | None:
     window = settings.RATE_LIMIT_MCP_WINDOW
     counter = window_key(f"address:{client_address(request) or '-'}", window, now)
     if settings.CACHE_IS_SHARED:
-        return count_in_pipeline(counter, window, None)[0]
+        return count_in_pipeline(counter, window, [])[0]
     return count_in_cache(counter, window)
 
 

@@ -65,6 +65,9 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if IS_PRODUCTION else "localhost,12
 
 # --- OAuth (the seed's names and defaults) ----------------------------------------------------
 JWT_SECRET = env_str("JWT_SECRET", DEVELOPMENT_JWT_SECRET)
+# HS256 signs with JWT_SECRET; ES256/RS256 with rotatable keys published as a JWKS (oauth_app.keys, docs/keys.md).
+JWT_ALGORITHM = env_str("JWT_ALGORITHM", "HS256").upper()
+JWT_KEY_ENCRYPTION_KEY = env_str("JWT_KEY_ENCRYPTION_KEY")  # encrypts stored private keys; empty: SECRET_KEY
 OAUTH_ISSUER = env_str("OAUTH_ISSUER", f"http://localhost:{PORT}").rstrip("/")
 MCP_RESOURCE = f"{OAUTH_ISSUER}/mcp"
 DCR_AUTH_TOKEN = env_str("DCR_AUTH_TOKEN")

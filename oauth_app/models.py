@@ -151,6 +151,31 @@ class RedeemedCode(models.Model):
         return f"{self.code_digest[:12]}… ({self.client_id})"
 
 
+class SigningKey(models.Model):
+    """A key pair that signs access tokens when JWT_ALGORITHM is ES256 or RS256 (oauth_app.keys).
+
+    The private key is stored encrypted (Fernet, oauth_app.keys.key_cipher); the public one as a JWK, published
+    at /.well-known/jwks.json until the key is retired. At most one key is active (signs new tokens); the
+    others, until retired, still verify the tokens they signed."""
+
+    kid = models.CharField(max_length=64, unique=True)
+    algorithm = models.CharField(max_length=8, choices=[("ES256", "ES256"), ("RS256", "RS256")])
+    private_key_encrypted = models.TextField(editable=False)
+    public_jwk = models.JSONField(editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    rotated_at = models.DateTimeField(null=True, blank=True, help_text="When a newer key took over signing.")
+    retired_at = models.DateTimeField(null=True, blank=True, help_text="From then on its tokens are refused.")
+    active = models.BooleanField(default=False, help_text="Signs new access tokens.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["active"], condition=models.Q(active=True),
+                                               name="one_active_signing_key")]
+
+    def __str__(self):
+        return f"{self.kid} ({self.algorithm})"
+
+
 class AuditEvent(models.Model):
     """A security-relevant event; also written as a JSON log line. Never holds a secret."""
 

@@ -18,3 +18,15 @@ def empty_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def asymmetric_tokens(settings, request):
+    """JWT_ALGORITHM=ES256 (or the parametrized algorithm), with this worker's key set forgotten before and
+    after: the keys live in the test's transaction."""
+    from oauth_app import keys
+
+    settings.JWT_ALGORITHM = getattr(request, "param", "ES256")
+    keys.current_set = None
+    yield settings.JWT_ALGORITHM
+    keys.current_set = None
