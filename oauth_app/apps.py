@@ -7,3 +7,7 @@ class OauthAppConfig(AppConfig):
 
     def ready(self):
         from . import signals  # noqa: F401  keeps the token cache in step with the database
+        from .client_assertions import cimd_application_kwargs
+        from .dot_seam import replace_cimd_application_kwargs
+
+        replace_cimd_application_kwargs(cimd_application_kwargs)  # CIMD documents may declare private_key_jwt

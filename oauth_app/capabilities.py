@@ -13,8 +13,10 @@ S256 = "S256"
 CODE_CHALLENGE_METHODS = (S256,)  # RFC 9700 section 2.1.1: plain is refused
 
 CLIENT_SECRET_BASIC, CLIENT_SECRET_POST, NONE = "client_secret_basic", "client_secret_post", "none"
-TOKEN_ENDPOINT_AUTH_METHODS = (CLIENT_SECRET_BASIC, CLIENT_SECRET_POST, NONE)
+PRIVATE_KEY_JWT = "private_key_jwt"  # RFC 7523 client assertions (oauth_app.client_assertions)
+TOKEN_ENDPOINT_AUTH_METHODS = (CLIENT_SECRET_BASIC, CLIENT_SECRET_POST, PRIVATE_KEY_JWT, NONE)
 # Introspection is for confidential clients only (oauth_app.introspection).
-INTROSPECTION_AUTH_METHODS = (CLIENT_SECRET_BASIC, CLIENT_SECRET_POST)
+INTROSPECTION_AUTH_METHODS = (CLIENT_SECRET_BASIC, CLIENT_SECRET_POST, PRIVATE_KEY_JWT)
+CLIENT_ASSERTION_SIGNING_ALGORITHMS = ("ES256", "RS256")
 
 BEARER_METHODS = ("header",)  # RFC 9728: the access token only in the Authorization header

@@ -29,6 +29,7 @@ class RegistrationPolicy(models.TextChoices):
 class TokenEndpointAuthMethod(models.TextChoices):
     CLIENT_SECRET_BASIC = capabilities.CLIENT_SECRET_BASIC, "client_secret_basic"
     CLIENT_SECRET_POST = capabilities.CLIENT_SECRET_POST, "client_secret_post"
+    PRIVATE_KEY_JWT = capabilities.PRIVATE_KEY_JWT, "private_key_jwt (signed assertion, RFC 7523)"
     NONE = capabilities.NONE, "none (public client)"
 
 
@@ -111,9 +112,10 @@ class Client(AbstractApplication):
             else RegistrationPolicy.ADMIN
 
     def save(self, *args, **kwargs):
-        if self.registration_source == self.RegistrationSource.CIMD:
-            # django-oauth-toolkit's CIMD resolver creates and refreshes these clients itself: give them
-            # the `none` authentication method CIMD requires.
+        is_signing = self.token_endpoint_auth_method == TokenEndpointAuthMethod.PRIVATE_KEY_JWT
+        if self.registration_source == self.RegistrationSource.CIMD and not is_signing:
+            # django-oauth-toolkit's CIMD resolver creates and refreshes these clients itself: a document
+            # that does not declare private_key_jwt (oauth_app.dot_seam) gets the `none` method CIMD requires.
             self.token_endpoint_auth_method = TokenEndpointAuthMethod.NONE
         super().save(*args, **kwargs)
 
@@ -149,6 +151,14 @@ class RedeemedCode(models.Model):
 
     def __str__(self):
         return f"{self.code_digest[:12]}… ({self.client_id})"
+
+
+class UsedClientAssertion(models.Model):
+    """A private_key_jwt assertion's (client_id, jti), by digest, until the assertion expires: a replay is
+    refused by the unique index (oauth_app.client_assertions)."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField(db_index=True)
 
 
 class SigningKey(models.Model):

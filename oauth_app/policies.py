@@ -17,6 +17,7 @@ from django.conf import settings
 from django.http import JsonResponse
 
 from oauth_app.capabilities import AUTHORIZATION_CODE, GRANT_TYPES, RESPONSE_TYPES
+from oauth_app.client_assertions import registered_key_source
 from oauth_app.models import TokenEndpointAuthMethod
 
 MAX_METADATA_BYTES = 64 * 1024
@@ -126,6 +127,11 @@ class ClientMetadata:
     def is_public(self) -> bool:
         return self.token_endpoint_auth_method == TokenEndpointAuthMethod.NONE
 
+    @property
+    def uses_secret(self) -> bool:  # private_key_jwt clients authenticate with their keys instead
+        return self.token_endpoint_auth_method in (TokenEndpointAuthMethod.CLIENT_SECRET_BASIC,
+                                                   TokenEndpointAuthMethod.CLIENT_SECRET_POST)
+
     def as_dict(self) -> dict:
         data = {
             "redirect_uris": list(self.redirect_uris),
@@ -208,6 +214,10 @@ def client_metadata_from_dict(data) -> ClientMetadata:
              for name in OPTIONAL_STRING_FIELDS if data.get(name) is not None}
     if data.get("contacts") is not None:
         extra["contacts"] = _string_list(data, "contacts", [])
+    try:
+        extra.update(registered_key_source(data, auth_method))
+    except ValueError as exc:
+        raise invalid_metadata(str(exc)) from None
 
     return ClientMetadata(
         redirect_uris=redirect_uris,

@@ -204,7 +204,7 @@ def client_create(
     audit.record(Kind.CLIENT_REGISTERED, client_id=client.client_id, actor=actor, request=request, policy=policy,
                  client_name=client.name, redirect_uris=metadata.redirect_uris,
                  token_endpoint_auth_method=metadata.token_endpoint_auth_method, **details)
-    return RegisteredClient(client, None if metadata.is_public else client_secret, registration_token)
+    return RegisteredClient(client, client_secret if metadata.uses_secret else None, registration_token)
 
 
 def client_register(*, metadata: ClientMetadata, grant: RegistrationGrant, request=None) -> RegisteredClient:
@@ -329,7 +329,9 @@ class CimdMetadataFetcher(MetadataFetcherSeam):
     def read_document(self, response):
         metadata, max_age = super().read_document(response)
         try:
-            client_metadata_from_dict({**metadata, "token_endpoint_auth_method": "none"})
+            signing = metadata.get("token_endpoint_auth_method") == TokenEndpointAuthMethod.PRIVATE_KEY_JWT
+            client_metadata_from_dict({**metadata, "token_endpoint_auth_method": metadata["token_endpoint_auth_method"]
+                                       if signing else TokenEndpointAuthMethod.NONE})
         except RegistrationError as exc:
             raise CIMDError(f"{exc.error}: {exc.description}") from None
         return metadata, max_age

@@ -27,7 +27,7 @@ from django.utils import timezone
 from oauthlib.oauth2.rfc6749 import errors
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
-from oauth_app import audit, tokens
+from oauth_app import audit, client_assertions, tokens
 from oauth_app.capabilities import GRANT_TYPES, S256
 from oauth_app.dot_seam import ValidatorSeam, refresh_token_expire_timedelta
 from oauth_app.models import AuditEvent, Client, RedeemedCode, TokenEndpointAuthMethod
@@ -80,8 +80,16 @@ class Validator(ValidatorSeam):
         """One method per request (RFC 6749 section 2.3), and the one the client registered."""
         used_basic = bool(self.basic_auth_credentials(request))
         used_post = getattr(request, "client_secret", None) is not None
-        if used_basic and used_post:
+        used_assertion = client_assertions.has_assertion(request)
+        if used_basic + used_post + used_assertion > 1:
             return self._client_auth_failed(request, "more than one authentication method")
+        if used_assertion:
+            try:
+                request.client = client_assertions.authenticate(request, self.load_client)
+            except client_assertions.AssertionRefused as exc:
+                return self._client_auth_failed(request, str(exc))
+            request.client_id = request.client.client_id
+            return True
         if used_basic:
             method, authenticated = TokenEndpointAuthMethod.CLIENT_SECRET_BASIC, self.authenticate_with_basic(request)
         else:

@@ -37,6 +37,8 @@ def authorization_server_metadata() -> dict:
         "token_endpoint_auth_methods_supported": list(capabilities.TOKEN_ENDPOINT_AUTH_METHODS),
         "revocation_endpoint_auth_methods_supported": list(capabilities.TOKEN_ENDPOINT_AUTH_METHODS),
         "introspection_endpoint_auth_methods_supported": list(capabilities.INTROSPECTION_AUTH_METHODS),
+        **{f"{endpoint}_endpoint_auth_signing_alg_values_supported": list(capabilities.CLIENT_ASSERTION_SIGNING_ALGORITHMS)
+           for endpoint in ("token", "revocation", "introspection")},
         "authorization_response_iss_parameter_supported": True,
     }
     if settings.CIMD_ENABLED:

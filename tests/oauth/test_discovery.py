@@ -34,7 +34,8 @@ def test_authorization_server_metadata_advertises_exactly_what_works(client):
     assert metadata["grant_types_supported"] == ["authorization_code", "refresh_token"]
     assert metadata["code_challenge_methods_supported"] == ["S256"]
     assert set(metadata["token_endpoint_auth_methods_supported"]) == {
-        "client_secret_basic", "client_secret_post", "none"}
+        "client_secret_basic", "client_secret_post", "private_key_jwt", "none"}
+    assert metadata["token_endpoint_auth_signing_alg_values_supported"] == ["ES256", "RS256"]
     assert metadata["scopes_supported"] == sorted(settings.OAUTH_SCOPES)
     assert metadata["authorization_response_iss_parameter_supported"] is True
     assert "client_id_metadata_document_supported" not in metadata
@@ -130,9 +131,10 @@ def test_the_rfc9728_document_lists_the_bearer_methods_of_the_one_source(client)
 
 def test_registration_accepts_every_advertised_auth_method_and_grant_and_refuses_others():
     metadata, advertised = client_metadata_from_dict, authorization_server_metadata()
+    keys = {"private_key_jwt": {"jwks_uri": "https://app.example.com/jwks.json"}}
     for method in advertised["token_endpoint_auth_methods_supported"]:
-        assert metadata({"redirect_uris": ["https://app.example.com/cb"],
-                         "token_endpoint_auth_method": method}).token_endpoint_auth_method == method
+        assert metadata({"redirect_uris": ["https://app.example.com/cb"], "token_endpoint_auth_method": method,
+                         **keys.get(method, {})}).token_endpoint_auth_method == method
     grants = advertised["grant_types_supported"]
     assert metadata({"redirect_uris": ["https://app.example.com/cb"], "grant_types": grants}).grant_types == grants
     with pytest.raises(RegistrationError):
