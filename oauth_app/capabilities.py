@@ -7,7 +7,10 @@ mcpsite/settings.py imports this module before any app is loaded.
 """
 
 AUTHORIZATION_CODE, REFRESH_TOKEN = "authorization_code", "refresh_token"
-GRANT_TYPES = (AUTHORIZATION_CODE, REFRESH_TOKEN)
+# Machine clients (MCP extension io.modelcontextprotocol/oauth-client-credentials): confidential, no user.
+CLIENT_CREDENTIALS = "client_credentials"
+USER_GRANT_TYPES = (AUTHORIZATION_CODE, REFRESH_TOKEN)  # what a client registers for by default
+GRANT_TYPES = (*USER_GRANT_TYPES, CLIENT_CREDENTIALS)
 RESPONSE_TYPES = ("code",)
 S256 = "S256"
 CODE_CHALLENGE_METHODS = (S256,)  # RFC 9700 section 2.1.1: plain is refused

@@ -185,7 +185,9 @@ def client_create(
     registration_token = new_secret() if with_registration_token else ""
     fields = {
         **client_fields(metadata),
-        "authorization_grant_type": Client.GRANT_AUTHORIZATION_CODE,
+        "authorization_grant_type": (
+            Client.GRANT_CLIENT_CREDENTIALS if metadata.is_machine else Client.GRANT_AUTHORIZATION_CODE
+        ),
         # A public client still gets a random (unrevealed) secret: an empty one would hash to a
         # value that client_secret_post with an empty secret could match.
         "client_secret": client_secret,
@@ -261,6 +263,9 @@ def client_update(*, client: Client, metadata: ClientMetadata, actor: str = "", 
     if metadata.token_endpoint_auth_method != client.token_endpoint_auth_method:
         raise RegistrationError("invalid_client_metadata",
                                 "token_endpoint_auth_method cannot change; register a new client")
+    if metadata.is_machine != (client.authorization_grant_type == Client.GRANT_CLIENT_CREDENTIALS):
+        raise RegistrationError("invalid_client_metadata",
+                                "client_credentials cannot be added or removed; register a new client")
     for name, value in client_fields(metadata).items():
         setattr(client, name, value)
     full_clean(client)

@@ -58,6 +58,7 @@ class TokenIdentity:
     scopes: frozenset[str]
     expires_at: int
     jti: str
+    has_user: bool = True  # False for client_credentials: the subject is the client itself (RFC 9068 section 2.2)
 
     @property
     def is_authenticated(self) -> bool:  # lets DRF treat this as request.user
@@ -333,4 +334,5 @@ def identity_from_claims(claims: dict) -> TokenIdentity:
         scopes=frozenset(str(claims.get("scope", "")).split()),
         expires_at=int(claims["exp"]),
         jti=str(claims["jti"]),
+        has_user=str(claims["sub"]) != str(claims["client_id"]),
     )
