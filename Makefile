@@ -58,7 +58,7 @@ conformance: $(VENV)/.installed-dev tools
 	$(TEST_ENV) $(PY) -m pytest tests/e2e/test_conformance.py tests/e2e/test_real_clients.py -v
 
 bench: $(VENV)/.installed-dev tools
-	$(TEST_ENV) $(PY) bench/run.py
+	$(TEST_ENV) $(PY) bench/run.py --jwt-algorithm ES256
 
 soak: $(VENV)/.installed-dev
 	$(TEST_ENV) $(PY) bench/soak.py --duration 600
