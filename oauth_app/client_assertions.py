@@ -151,7 +151,8 @@ def has_assertion(request) -> bool:
 def authenticate(request, load_client):
     """The client the request's assertion authenticates (`load_client(client_id, request)` finds it, CIMD
     documents included). Raises AssertionRefused."""
-    assertion, assertion_type = getattr(request, "client_assertion", None), getattr(request, "client_assertion_type", None)
+    assertion = getattr(request, "client_assertion", None)
+    assertion_type = getattr(request, "client_assertion_type", None)
     if assertion_type != JWT_BEARER or not isinstance(assertion, str) or not assertion:
         raise AssertionRefused(f"client_assertion_type must be {JWT_BEARER} with a client_assertion")
     try:

@@ -72,7 +72,8 @@ def decrypt_private_key(stored: str):
     try:
         pem = key_cipher().decrypt(stored.encode())
     except UndecryptableKey:
-        raise SigningKeyError("a signing key cannot be decrypted: JWT_KEY_ENCRYPTION_KEY (or SECRET_KEY) changed") from None
+        raise SigningKeyError(
+            "a signing key cannot be decrypted: JWT_KEY_ENCRYPTION_KEY (or SECRET_KEY) changed") from None
     return serialization.load_pem_private_key(pem, password=None)
 
 
@@ -134,7 +135,8 @@ def retire(kid: str) -> SigningKey:
     if key is None:
         raise SigningKeyError(f"no signing key {kid!r}")
     if key.active:
-        raise SigningKeyError(f"{kid} signs new tokens: run rotate_signing_key first, wait a token lifetime, then retire it")
+        raise SigningKeyError(
+            f"{kid} signs new tokens: run rotate_signing_key first, wait a token lifetime, then retire it")
     if key.retired_at is None:
         key.retired_at = timezone.now()
         key.save(update_fields=["retired_at"])

@@ -15,6 +15,7 @@ from django.views import View
 from oauth2_provider.views.metadata import OAuthProtectedResourceMetadataView
 
 from oauth_app import capabilities, keys
+from oauth_app.capabilities import CLIENT_ASSERTION_SIGNING_ALGORITHMS as ASSERTION_ALGORITHMS
 
 
 def endpoint(url_name: str) -> str:
@@ -37,7 +38,7 @@ def authorization_server_metadata() -> dict:
         "token_endpoint_auth_methods_supported": list(capabilities.TOKEN_ENDPOINT_AUTH_METHODS),
         "revocation_endpoint_auth_methods_supported": list(capabilities.TOKEN_ENDPOINT_AUTH_METHODS),
         "introspection_endpoint_auth_methods_supported": list(capabilities.INTROSPECTION_AUTH_METHODS),
-        **{f"{endpoint}_endpoint_auth_signing_alg_values_supported": list(capabilities.CLIENT_ASSERTION_SIGNING_ALGORITHMS)
+        **{f"{endpoint}_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS)
            for endpoint in ("token", "revocation", "introspection")},
         "authorization_response_iss_parameter_supported": True,
     }

@@ -18,7 +18,8 @@ class Command(BaseCommand):
         parser.add_argument("--name", required=True)
         parser.add_argument("--redirect-uri", action="append", default=[], dest="redirect_uris",
                             help="Repeat for several URIs (required unless --grant-type client_credentials).")
-        parser.add_argument("--grant-type", choices=[AUTHORIZATION_CODE, CLIENT_CREDENTIALS], default=AUTHORIZATION_CODE,
+        parser.add_argument("--grant-type", choices=[AUTHORIZATION_CODE, CLIENT_CREDENTIALS],
+                            default=AUTHORIZATION_CODE,
                             help="client_credentials: a machine client acting for itself (no user, no redirect).")
         kind = parser.add_mutually_exclusive_group()
         kind.add_argument("--public", action="store_true", help="No secret (token_endpoint_auth_method none).")
