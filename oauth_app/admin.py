@@ -18,7 +18,9 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 
 from oauth_app import audit, registration
 from oauth_app.capabilities import CLIENT_CREDENTIALS
-from oauth_app.models import AuditEvent, Client, InitialAccessToken, RegistrationPolicy, registration_event_policies
+from oauth_app.models import (
+    AuditEvent, Client, InitialAccessToken, RegistrationPolicy, SigningKey, registration_event_policies,
+)
 from oauth_app.policies import RegistrationError, client_metadata_from_dict
 
 AccessToken = get_access_token_model()
@@ -234,6 +236,25 @@ class InitialAccessTokenAdmin(admin.ModelAdmin):
         count = sum(registration.dcr_token_revoke(token=token, actor=actor(request), request=request)
                     for token in queryset)
         self.message_user(request, f"Revoked {count} initial access token(s).", messages.SUCCESS)
+
+
+@admin.register(SigningKey)
+class SigningKeyAdmin(admin.ModelAdmin):
+    """Read-only: keys are created and retired with manage.py rotate_signing_key / retire_signing_key
+    (docs/keys.md); the private key is never shown."""
+
+    list_display = ("kid", "algorithm", "active", "created_at", "rotated_at", "retired_at")
+    fields = ("kid", "algorithm", "active", "public_jwk", "created_at", "rotated_at", "retired_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(AuditEvent)

@@ -192,3 +192,11 @@ def test_the_token_endpoint_signs_with_a_key_rotated_by_another_process(asymmetr
     new = tokens.generate_access_token(SimpleNamespace(user=alice, client=inspector, scopes=["mcp:tools"]))
     assert header(new)["kid"] != old_kid
     assert cache.get(keys.VERSION_KEY)
+
+
+def test_the_admin_lists_signing_keys_without_their_private_halves(asymmetric_tokens, admin_client):
+    key = keys.rotate()
+    listing = admin_client.get("/admin/oauth_app/signingkey/")
+    assert listing.status_code == 200 and key.kid.encode() in listing.content
+    page = admin_client.get(f"/admin/oauth_app/signingkey/{key.pk}/change/")
+    assert page.status_code == 200 and key.private_key_encrypted.encode() not in page.content
