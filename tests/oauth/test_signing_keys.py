@@ -19,6 +19,7 @@ from django.test import override_settings
 from oauth_app import keys, tokens
 from oauth_app.models import SigningKey
 from tests.mcp.conftest import issue_token
+from tests.oauth.flow import BASIC_SECRET, basic_client, post_form  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -200,3 +201,11 @@ def test_the_admin_lists_signing_keys_without_their_private_halves(asymmetric_to
     assert listing.status_code == 200 and key.kid.encode() in listing.content
     page = admin_client.get(f"/admin/oauth_app/signingkey/{key.pk}/change/")
     assert page.status_code == 200 and key.private_key_encrypted.encode() not in page.content
+
+
+def test_introspection_answers_inactive_for_a_token_of_a_retired_key(asymmetric_tokens, client, alice, basic_client):
+    raw = issue_token(alice, basic_client)
+    assert post_form(client, "/oauth/introspect", basic_client, BASIC_SECRET, token=raw).json()["active"] is True
+    keys.rotate()
+    keys.retire(header(raw)["kid"])
+    assert post_form(client, "/oauth/introspect", basic_client, BASIC_SECRET, token=raw).json() == {"active": False}
