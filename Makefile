@@ -68,7 +68,7 @@ conformance: $(VENV)/.installed-dev tools
 	$(TEST_ENV) $(PY) -m pytest $(CONFORMANCE_TESTS) -v
 
 bench: $(VENV)/.installed-dev tools
-	$(TEST_ENV) $(PY) bench/run.py
+	$(TEST_ENV) $(PY) bench/run.py --jwt-algorithm ES256
 
 soak: $(VENV)/.installed-dev
 	$(TEST_ENV) $(PY) bench/soak.py --duration 600

@@ -287,8 +287,12 @@ def main() -> None:
     parser.add_argument("--variant", action="append", default=[], metavar="NAME:VAR=VALUE[,VAR=VALUE]",
                         help="also measure our server with this environment, alternating with the others, e.g. "
                         "quiet:LOG_LEVEL=WARNING (MCP scenarios only)")
+    parser.add_argument("--jwt-algorithm", action="append", default=[], choices=["ES256", "RS256"],
+                        help="also measure our server with access tokens signed with this algorithm (a variant "
+                        "named after it; HS256 is the default server), e.g. --jwt-algorithm ES256")
     parser.add_argument("--skip-token-endpoint", action="store_true", help="only the repeatable scenarios")
     args = parser.parse_args()
+    args.variant += [f"{algorithm.lower()}:JWT_ALGORITHM={algorithm}" for algorithm in args.jwt_algorithm]
     if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get("REDIS_URL"):
         raise SystemExit("make bench needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL; see tests/backends.sh)")
 

@@ -35,17 +35,20 @@ class BearerTokenAuthentication(BaseAuthentication):
         try:
             claims = tokens.decode_access_token(raw_token)
         except tokens.InvalidToken as exc:
-            self.refuse(request, exc, now)
-        checksum = tokens.token_checksum(raw_token)
+            if not tokens.key_set_gets():
+                self.refuse(request, exc, now)
+            claims = None  # perhaps signed by a key this worker has not loaded yet: the key set's version says
         counter = None  # only POSTs are limited (McpRateThrottle): other methods just read the allow-list
-        if request.method == "POST":
+        if request.method == "POST" and claims is not None:
             counter = throttling.caller_key(str(claims["client_id"]), str(claims["sub"]), now)
-        spent, entry, reachable = throttling.count(counter, tokens.active_token_cache_key(checksum))
-        if not tokens.is_active_given_entry(checksum, int(claims["exp"]), entry, cache_reachable=reachable):
+        spent, values, reachable = throttling.count(counter, tokens.round_trip_gets(raw_token, claims))
+        identity = tokens.identity_given(raw_token, claims, values, cache_reachable=reachable)
+        if identity is None:
             if spent is not None:
                 throttling.uncount(counter)
-            self.refuse(request, tokens.InvalidToken("token revoked, expired or its client disabled"), now)
-        return tokens.identity_from_claims(claims), throttling.Usage(spent)
+            self.refuse(request, tokens.InvalidToken("token refused: revoked, expired, its key retired or its "
+                                                     "client disabled"), now)
+        return identity, throttling.Usage(spent)
 
     def refuse(self, request, reason: Exception, now: int) -> NoReturn:
         logger.info("bearer token refused: %s", reason)  # the reason, never the token

@@ -22,6 +22,7 @@ def echo(message: Annotated[str, Field(description="Message to echo")]) -> str:
 class Identity(BaseModel):
     username: str
     subject: str
+    has_user: bool = Field(description="False for a machine client (client_credentials): it acts for itself.")
     client_id: str
     scopes: list[str]
     expires_at: datetime
@@ -29,13 +30,15 @@ class Identity(BaseModel):
 
 @tool(scope="mcp:tools", title="Who am I", annotations=READ_ONLY)
 def whoami(ctx: Context) -> Identity:
-    """Who the access token speaks for: the user, the OAuth client, the granted scopes and the token expiry."""
+    """Who the access token speaks for: the user (or none: a machine client acting for itself), the OAuth client,
+    the granted scopes and the token expiry."""
     identity = ctx.identity
     if identity is None:
         raise ToolError("This request carried no access token.")
     return Identity(
         username=identity.username,
         subject=identity.subject,
+        has_user=identity.has_user,
         client_id=identity.client_id,
         scopes=sorted(identity.scopes),
         expires_at=datetime.fromtimestamp(identity.expires_at, tz=timezone.utc),

@@ -54,8 +54,8 @@ def address_key(request, now: int) -> str:
     return window_key(f"address:{address_group(request)}", now)
 
 
-def pipeline(counter_key: str | None, other_key: str | None) -> tuple[int | None, str | None]:
-    """INCR the fixed-window counter and GET another key: one round trip. Raises when Redis is unreachable.
+def pipeline(counter_key: str | None, other_keys: list[str]) -> tuple[int | None, list[str | None]]:
+    """INCR the fixed-window counter and GET other keys: one round trip. Raises when Redis is unreachable.
 
     The counter gets its expiry on the request that created it (count 1), in a second round trip once per
     window and caller. Should that EXPIRE never arrive (Redis lost in between), the key outlives its window
@@ -65,14 +65,13 @@ def pipeline(counter_key: str | None, other_key: str | None) -> tuple[int | None
     pipe = client.pipeline(transaction=False)
     if counter_key:
         pipe.incr(cache.make_key(counter_key))
-    if other_key:
-        pipe.get(cache.make_key(other_key))
+    for key in other_keys:
+        pipe.get(cache.make_key(key))
     results = pipe.execute()
     spent = results.pop(0) if counter_key else None
     if spent == 1:
         client.expire(cache.make_key(counter_key), settings.RATE_LIMIT_MCP_WINDOW + 5)
-    value = results[0] if other_key else None
-    return spent, (cache.client.decode(value) if value is not None else None)
+    return spent, [None if value is None else cache.client.decode(value) for value in results]
 
 
 def count_in_cache(counter_key: str) -> int | None:
@@ -84,18 +83,19 @@ def count_in_cache(counter_key: str) -> int | None:
         return None
 
 
-def count(counter_key: str | None, other_key: str | None = None) -> tuple[int | None, str | None, bool]:
-    """(count, the other key's value, whether the shared cache answered); count None: nothing counted.
+def count(counter_key: str | None, other_keys: list[str] = ()) -> tuple[int | None, list[str | None], bool]:
+    """(count, the other keys' values, whether the shared cache answered); count None: nothing counted.
 
-    The other key is read only from the shared cache (Redis), in the counter's round trip.
+    The other keys are read only from the shared cache (Redis), in the counter's round trip.
     """
+    other_keys = list(other_keys)
     if not settings.CACHE_IS_SHARED:
-        return (count_in_cache(counter_key) if counter_key else None), None, False
+        return (count_in_cache(counter_key) if counter_key else None), [None] * len(other_keys), False
     try:
-        return (*pipeline(counter_key, other_key), True)
+        return (*pipeline(counter_key, other_keys), True)
     except Exception:
         logger.warning("rate limit cache unreachable; /mcp request not counted")
-        return None, None, False
+        return None, [None] * len(other_keys), False
 
 
 def uncount(counter_key: str) -> None:

@@ -39,6 +39,11 @@ def configuration_problems() -> list[tuple[str, str, str]]:
              "Leave RATE_LIMIT_LOGIN_ACCOUNT_MAX unset (10 x RATE_LIMIT_LOGIN_MAX) or set it much higher.")
         )
     problems += oidc_problems()
+    if settings.JWT_ALGORITHM not in ("HS256", "ES256", "RS256"):
+        problems.append(
+            ("mcpsite.E012", f"JWT_ALGORITHM must be HS256, ES256 or RS256 (it is {settings.JWT_ALGORITHM!r}).",
+             "Use HS256 (JWT_SECRET) or ES256/RS256 (keys from `manage.py rotate_signing_key`, see docs/keys.md).")
+        )
     if not settings.IS_PRODUCTION:
         return problems
     if not settings.OAUTH_ISSUER.startswith("https://"):

@@ -77,6 +77,8 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if IS_PRODUCTION else "localhost,12
 
 # --- OAuth (the seed's names and defaults) ----------------------------------------------------
 JWT_SECRET = env_str("JWT_SECRET", DEVELOPMENT_JWT_SECRET)
+JWT_ALGORITHM = env_str("JWT_ALGORITHM", "HS256").upper()  # HS256: JWT_SECRET; ES256/RS256: keys, docs/keys.md
+JWT_KEY_ENCRYPTION_KEY = env_str("JWT_KEY_ENCRYPTION_KEY")  # encrypts stored private keys; empty: SECRET_KEY
 OAUTH_ISSUER = env_str("OAUTH_ISSUER", f"http://localhost:{PORT}").rstrip("/")
 MCP_RESOURCE = f"{OAUTH_ISSUER}/mcp"
 DCR_AUTH_TOKEN = env_str("DCR_AUTH_TOKEN")
@@ -393,6 +395,7 @@ OAUTH2_PROVIDER = {
     "CIMD_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.cimd.HostAllowlistCIMDPermission",),
     "CIMD_METADATA_FETCHER": "oauth_app.registration.CimdMetadataFetcher",
 }
+CLIENT_JWKS_FETCHER = "oauth_app.client_assertions.JwksFetcher"  # private_key_jwt clients' jwks_uri, SSRF-guarded
 
 # --- Logging ----------------------------------------------------------------------------------
 LOG_LEVEL = (env_str("LOG_LEVEL") or "INFO").upper()

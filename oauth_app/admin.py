@@ -17,7 +17,10 @@ from oauth2_provider.admin import AccessTokenAdmin, RefreshTokenAdmin
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from oauth_app import audit, registration
-from oauth_app.models import AuditEvent, Client, InitialAccessToken, RegistrationPolicy, registration_event_policies
+from oauth_app.capabilities import CLIENT_CREDENTIALS
+from oauth_app.models import (
+    AuditEvent, Client, InitialAccessToken, RegistrationPolicy, SigningKey, registration_event_policies,
+)
 from oauth_app.policies import RegistrationError, client_metadata_from_dict
 
 AccessToken = get_access_token_model()
@@ -35,8 +38,10 @@ def actor(request) -> str:
 class ClientForm(forms.ModelForm):
     """Validates redirect URIs and scope with the same rules as dynamic registration."""
 
-    redirect_uris = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+    redirect_uris = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 80}), required=False,
                                     help_text="One per line: https, loopback http, or an allowed private-use scheme.")
+    machine = forms.BooleanField(required=False, label="Machine client",
+                                 help_text="client_credentials: acts for itself, no user and no redirect URIs.")
 
     class Meta:
         model = Client
@@ -57,6 +62,7 @@ class ClientForm(forms.ModelForm):
                 "redirect_uris": (cleaned.get("redirect_uris") or "").split(),
                 "token_endpoint_auth_method": auth_method,
                 "scope": cleaned.get("scope", ""),
+                **({"grant_types": [CLIENT_CREDENTIALS]} if cleaned.get("machine") else {}),
             })
         except RegistrationError as exc:
             field = "redirect_uris" if exc.error == "invalid_redirect_uri" else None
@@ -64,13 +70,28 @@ class ClientForm(forms.ModelForm):
         return cleaned
 
 
+class MachineClientFilter(admin.SimpleListFilter):
+    """Machine clients (client_credentials: no user behind their tokens) apart from the clients people use."""
+
+    title, parameter_name = "kind", "kind"
+
+    def lookups(self, request, model_admin):
+        return (("machine", "Machine (client_credentials)"), ("people", "For people (authorization code)"))
+
+    def queryset(self, request, queryset):
+        machine = {"authorization_grant_type": Client.GRANT_CLIENT_CREDENTIALS}
+        if self.value() == "machine":
+            return queryset.filter(**machine)
+        return queryset.exclude(**machine) if self.value() == "people" else queryset
+
+
 @admin.register(Client)
 class ClientAdmin(admin.ModelAdmin):
     form = ClientForm
-    list_display = ("__str__", "client_id", "provenance", "token_endpoint_auth_method", "is_enabled",
+    list_display = ("__str__", "client_id", "kind", "provenance", "token_endpoint_auth_method", "is_enabled",
                     "require_pkce", "active_tokens", "last_token_issued", "created")
-    list_filter = ("is_enabled", "registration_source", "initial_access_token", "token_endpoint_auth_method",
-                   "require_pkce")
+    list_filter = (MachineClientFilter, "is_enabled", "registration_source", "initial_access_token",
+                   "token_endpoint_auth_method", "require_pkce")
     search_fields = ("name", "client_id", "redirect_uris")
     actions = ("revoke_all_tokens", "disable_clients", "enable_clients")
     provenance_fields = ("client_id", "client_type", "provenance", "initial_access_token_used", "created",
@@ -90,7 +111,7 @@ class ClientAdmin(admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         fields = list(ClientForm.Meta.fields)
         if obj is None:
-            return fields
+            return [*fields, "machine"]
         fields.remove("token_endpoint_auth_method")  # fixed at creation: it decides whether there is a secret
         return fields + list(self.provenance_fields)
 
@@ -98,6 +119,10 @@ class ClientAdmin(admin.ModelAdmin):
         return self.provenance_fields if obj is not None else ()
 
     # --- columns ---
+    @admin.display(description="kind", ordering="authorization_grant_type")
+    def kind(self, obj):
+        return "machine" if obj.authorization_grant_type == Client.GRANT_CLIENT_CREDENTIALS else "people"
+
     @admin.display(description="provenance")
     def provenance(self, obj):
         return RegistrationPolicy(obj.registration_policy).label
@@ -211,6 +236,25 @@ class InitialAccessTokenAdmin(admin.ModelAdmin):
         count = sum(registration.dcr_token_revoke(token=token, actor=actor(request), request=request)
                     for token in queryset)
         self.message_user(request, f"Revoked {count} initial access token(s).", messages.SUCCESS)
+
+
+@admin.register(SigningKey)
+class SigningKeyAdmin(admin.ModelAdmin):
+    """Read-only: keys are created and retired with manage.py rotate_signing_key / retire_signing_key
+    (docs/keys.md); the private key is never shown."""
+
+    list_display = ("kid", "algorithm", "active", "created_at", "rotated_at", "retired_at")
+    fields = ("kid", "algorithm", "active", "public_jwk", "created_at", "rotated_at", "retired_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(AuditEvent)

@@ -13,3 +13,7 @@ class OauthAppConfig(AppConfig):
 
         for prefix in OAUTH_PATHS:
             register_retry_format(prefix, oauth_retry_later)
+        from .client_assertions import cimd_application_kwargs
+        from .dot_seam import replace_cimd_application_kwargs
+
+        replace_cimd_application_kwargs(cimd_application_kwargs)  # CIMD documents may declare private_key_jwt

@@ -9,6 +9,7 @@ calling a hook fails naming it, instead of silently bypassing one of our rules.
 
 from dataclasses import dataclass
 
+from oauth2_provider import cimd
 from oauth2_provider import models as dot_models
 from oauth2_provider import oauth2_backends, utils
 from oauth2_provider.cimd import SafeMetadataFetcher
@@ -43,12 +44,21 @@ HOOKS = (
     Hook(OAuth2Validator, "_create_authorization_code", ("request", "code", "expires"), "save_authorization_code"),
     Hook(OAuth2Validator, "_save_bearer_token", ("token", "request"), "save_bearer_token"),
     Hook(SafeMetadataFetcher, "_read_document", ("response",), "fetch"),
+    # Module function, replaced at start-up (oauth_app.apps): DOT 3.4 refuses CIMD documents declaring
+    # private_key_jwt; oauth_app.client_assertions.cimd_application_kwargs accepts them.
+    Hook(cimd, "_build_application_kwargs", ("metadata",), "_fetch_validate_upsert"),
     Hook(AuthorizationView, "redirect", ("redirect_to", "application")),  # overridden in views/authorization.py
 )
 
 add_iss_to_redirect = oauth2_backends._add_iss_to_redirect
 refresh_token_expire_timedelta = dot_models.refresh_token_expire_timedelta
 parse_bearer_token = utils.parse_bearer_token
+cimd_application_kwargs = cimd._build_application_kwargs  # DOT's own, before replace_cimd_application_kwargs
+
+
+def replace_cimd_application_kwargs(function) -> None:
+    """Have DOT's CIMD resolver build a document's Application fields with `function(metadata)`."""
+    cimd._build_application_kwargs = function
 
 
 class ValidatorSeam(OAuth2Validator):

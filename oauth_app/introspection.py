@@ -11,7 +11,7 @@ import calendar
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
-from oauth_app import tokens
+from oauth_app import keys, tokens
 from oauth_app.dot_seam import refresh_token_expire_timedelta
 
 INACTIVE = {"active": False}
@@ -30,6 +30,8 @@ def introspect(raw_token: str, client, token_type_hint: str = "") -> dict:
 
 
 def access_token_claims(raw_token: str, client) -> dict | None:
+    if keys.is_asymmetric():
+        keys.synced_key_set()  # a key retired on another host a moment ago must not verify here
     try:
         claims = tokens.decode_access_token(raw_token)
     except tokens.InvalidToken:

@@ -32,6 +32,7 @@ class RegistrationPolicy(models.TextChoices):
 class TokenEndpointAuthMethod(models.TextChoices):
     CLIENT_SECRET_BASIC = capabilities.CLIENT_SECRET_BASIC, "client_secret_basic"
     CLIENT_SECRET_POST = capabilities.CLIENT_SECRET_POST, "client_secret_post"
+    PRIVATE_KEY_JWT = capabilities.PRIVATE_KEY_JWT, "private_key_jwt (signed assertion, RFC 7523)"
     NONE = capabilities.NONE, "none (public client)"
 
 
@@ -114,9 +115,10 @@ class Client(AbstractApplication):
             else RegistrationPolicy.ADMIN
 
     def save(self, *args, **kwargs):
-        if self.registration_source == self.RegistrationSource.CIMD:
-            # django-oauth-toolkit's CIMD resolver creates and refreshes these clients itself: give them
-            # the `none` authentication method CIMD requires.
+        is_signing = self.token_endpoint_auth_method == TokenEndpointAuthMethod.PRIVATE_KEY_JWT
+        if self.registration_source == self.RegistrationSource.CIMD and not is_signing:
+            # django-oauth-toolkit's CIMD resolver creates and refreshes these clients itself: a document
+            # that does not declare private_key_jwt (oauth_app.dot_seam) gets the `none` method CIMD requires.
             self.token_endpoint_auth_method = TokenEndpointAuthMethod.NONE
         super().save(*args, **kwargs)
 
@@ -157,6 +159,39 @@ class RedeemedCode(models.Model):
 
     def __str__(self):
         return f"{self.code_digest[:12]}… ({self.client_id})"
+
+
+class UsedClientAssertion(models.Model):
+    """A private_key_jwt assertion's (client_id, jti), by digest, until the assertion expires: a replay is
+    refused by the unique index (oauth_app.client_assertions)."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+
+class SigningKey(models.Model):
+    """A key pair that signs access tokens when JWT_ALGORITHM is ES256 or RS256 (oauth_app.keys).
+
+    The private key is stored encrypted (Fernet, oauth_app.keys.key_cipher); the public one as a JWK, published
+    at /.well-known/jwks.json until the key is retired. At most one key is active (signs new tokens); the
+    others, until retired, still verify the tokens they signed."""
+
+    kid = models.CharField(max_length=64, unique=True)
+    algorithm = models.CharField(max_length=8, choices=[("ES256", "ES256"), ("RS256", "RS256")])
+    private_key_encrypted = models.TextField(editable=False)
+    public_jwk = models.JSONField(editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    rotated_at = models.DateTimeField(null=True, blank=True, help_text="When a newer key took over signing.")
+    retired_at = models.DateTimeField(null=True, blank=True, help_text="From then on its tokens are refused.")
+    active = models.BooleanField(default=False, help_text="Signs new access tokens.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["active"], condition=models.Q(active=True),
+                                               name="one_active_signing_key")]
+
+    def __str__(self):
+        return f"{self.kid} ({self.algorithm})"
 
 
 class AuditEvent(models.Model):

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.http import JsonResponse
 
-from oauth_app.capabilities import AUTHORIZATION_CODE, GRANT_TYPES, RESPONSE_TYPES
+from oauth_app.capabilities import AUTHORIZATION_CODE, CLIENT_CREDENTIALS, GRANT_TYPES, RESPONSE_TYPES, USER_GRANT_TYPES
+from oauth_app.client_assertions import registered_key_source
 from oauth_app.models import TokenEndpointAuthMethod
 from oauth_app.redirect_uris import MAX_URI_LENGTH, redirect_uri_problem
 from oauth_app.text import display_name, unstorable_reason
@@ -68,7 +69,7 @@ class ClientMetadata:
 
     redirect_uris: list[str]
     token_endpoint_auth_method: str = TokenEndpointAuthMethod.CLIENT_SECRET_BASIC
-    grant_types: list[str] = field(default_factory=lambda: list(GRANT_TYPES))
+    grant_types: list[str] = field(default_factory=lambda: list(USER_GRANT_TYPES))
     response_types: list[str] = field(default_factory=lambda: list(RESPONSE_TYPES))
     client_name: str = ""
     scope: str = ""
@@ -78,6 +79,15 @@ class ClientMetadata:
     @property
     def is_public(self) -> bool:
         return self.token_endpoint_auth_method == TokenEndpointAuthMethod.NONE
+
+    @property
+    def is_machine(self) -> bool:  # client_credentials: acts for itself, never for a user
+        return self.grant_types == [CLIENT_CREDENTIALS]
+
+    @property
+    def uses_secret(self) -> bool:  # private_key_jwt clients authenticate with their keys instead
+        return self.token_endpoint_auth_method in (TokenEndpointAuthMethod.CLIENT_SECRET_BASIC,
+                                                   TokenEndpointAuthMethod.CLIENT_SECRET_POST)
 
     def as_dict(self) -> dict:
         data = {
@@ -131,8 +141,10 @@ def client_metadata_from_dict(data) -> ClientMetadata:
     if problem:
         raise invalid_metadata(f"a string in the client metadata {problem}")
 
-    redirect_uris = _string_list(data, "redirect_uris", [])
-    if not redirect_uris:
+    grant_types = list(dict.fromkeys(_string_list(data, "grant_types", list(USER_GRANT_TYPES))))
+    machine = CLIENT_CREDENTIALS in grant_types  # no browser: redirect URIs and response types are ignored
+    redirect_uris = [] if machine else _string_list(data, "redirect_uris", [])
+    if not redirect_uris and not machine:
         raise RegistrationError("invalid_redirect_uri", "redirect_uris is required for the authorization_code grant")
     if len(redirect_uris) > MAX_REDIRECT_URIS:
         raise RegistrationError("invalid_redirect_uri", f"at most {MAX_REDIRECT_URIS} redirect URIs")
@@ -145,15 +157,20 @@ def client_metadata_from_dict(data) -> ClientMetadata:
             f"supported: {', '.join(TokenEndpointAuthMethod.values)}"
         )
 
-    grant_types = _string_list(data, "grant_types", list(GRANT_TYPES))
     unsupported = [grant for grant in grant_types if grant not in SUPPORTED_GRANT_TYPES]
     if unsupported:
         raise invalid_metadata(f"unsupported grant_types {unsupported}; supported: {', '.join(GRANT_TYPES)}")
-    if AUTHORIZATION_CODE not in grant_types:
+    if machine and grant_types != [CLIENT_CREDENTIALS]:
+        raise invalid_metadata("client_credentials cannot be combined with other grant types: register a separate "
+                               "client for people")
+    if machine and auth_method == TokenEndpointAuthMethod.NONE:
+        raise invalid_metadata("client_credentials is for confidential clients: use client_secret_basic, "
+                               "client_secret_post or private_key_jwt")
+    if not machine and AUTHORIZATION_CODE not in grant_types:
         raise invalid_metadata("grant_types must include authorization_code")
 
     response_types = _string_list(data, "response_types", list(RESPONSE_TYPES))
-    if set(response_types) != set(RESPONSE_TYPES):
+    if not machine and set(response_types) != set(RESPONSE_TYPES):
         raise invalid_metadata(f"response_types must be {json.dumps(list(RESPONSE_TYPES))}")
 
     application_type = _string(data, "application_type", "web")
@@ -164,12 +181,16 @@ def client_metadata_from_dict(data) -> ClientMetadata:
              for name in OPTIONAL_STRING_FIELDS if data.get(name) is not None}
     if data.get("contacts") is not None:
         extra["contacts"] = _string_list(data, "contacts", [])
+    try:
+        extra.update(registered_key_source(data, auth_method))
+    except ValueError as exc:
+        raise invalid_metadata(str(exc)) from None
 
     return ClientMetadata(
         redirect_uris=redirect_uris,
         token_endpoint_auth_method=auth_method,
-        grant_types=list(dict.fromkeys(grant_types)),
-        response_types=list(RESPONSE_TYPES),
+        grant_types=grant_types,
+        response_types=[] if machine else list(RESPONSE_TYPES),
         client_name=display_name(_string(data, "client_name")),
         scope=registered_scope(_string(data, "scope", max_length=1000)),
         application_type=application_type,

@@ -185,7 +185,9 @@ def client_create(
     registration_token = new_secret() if with_registration_token else ""
     fields = {
         **client_fields(metadata),
-        "authorization_grant_type": Client.GRANT_AUTHORIZATION_CODE,
+        "authorization_grant_type": (
+            Client.GRANT_CLIENT_CREDENTIALS if metadata.is_machine else Client.GRANT_AUTHORIZATION_CODE
+        ),
         # A public client still gets a random (unrevealed) secret: an empty one would hash to a
         # value that client_secret_post with an empty secret could match.
         "client_secret": client_secret,
@@ -204,7 +206,7 @@ def client_create(
     audit.record(Kind.CLIENT_REGISTERED, client_id=client.client_id, actor=actor, request=request, policy=policy,
                  client_name=client.name, redirect_uris=metadata.redirect_uris,
                  token_endpoint_auth_method=metadata.token_endpoint_auth_method, **details)
-    return RegisteredClient(client, None if metadata.is_public else client_secret, registration_token)
+    return RegisteredClient(client, client_secret if metadata.uses_secret else None, registration_token)
 
 
 def client_register(*, metadata: ClientMetadata, grant: RegistrationGrant, request=None) -> RegisteredClient:
@@ -261,6 +263,9 @@ def client_update(*, client: Client, metadata: ClientMetadata, actor: str = "", 
     if metadata.token_endpoint_auth_method != client.token_endpoint_auth_method:
         raise RegistrationError("invalid_client_metadata",
                                 "token_endpoint_auth_method cannot change; register a new client")
+    if metadata.is_machine != (client.authorization_grant_type == Client.GRANT_CLIENT_CREDENTIALS):
+        raise RegistrationError("invalid_client_metadata",
+                                "client_credentials cannot be added or removed; register a new client")
     for name, value in client_fields(metadata).items():
         setattr(client, name, value)
     full_clean(client)
@@ -329,7 +334,9 @@ class CimdMetadataFetcher(MetadataFetcherSeam):
     def read_document(self, response):
         metadata, max_age = super().read_document(response)
         try:
-            client_metadata_from_dict({**metadata, "token_endpoint_auth_method": "none"})
+            signing = metadata.get("token_endpoint_auth_method") == TokenEndpointAuthMethod.PRIVATE_KEY_JWT
+            client_metadata_from_dict({**metadata, "token_endpoint_auth_method": metadata["token_endpoint_auth_method"]
+                                       if signing else TokenEndpointAuthMethod.NONE})
         except RegistrationError as exc:
             raise CIMDError(f"{exc.error}: {exc.description}") from None
         return metadata, max_age

@@ -1,4 +1,5 @@
-"""Access tokens: JWTs signed with JWT_SECRET, verified locally, revocation checked through the cache.
+"""Access tokens: JWTs signed with JWT_SECRET (HS256) or a signing key (ES256/RS256, oauth_app.keys),
+verified locally, revocation checked through the cache.
 
 PostgreSQL is the truth: an access token is active while django-oauth-toolkit's AccessToken row
 (stored as a SHA-256 checksum only) exists, has not expired and its client is enabled. The shared
@@ -9,7 +10,9 @@ resurrect a revoked token.
 
 The JWT itself is verified with hmac (HS256, our fixed header, constant-time compare: ~20 µs instead of
 PyJWT's ~70-160) and each worker memoizes the verified claims of the tokens it has seen (bounded, each
-entry dropped at its token's exp), so a client's next request skips even that.
+entry dropped at its token's exp), so a client's next request skips even that. With JWT_ALGORITHM ES256 or
+RS256, tokens follow RFC 9068 (header typ at+jwt and the signing key's kid) and are verified with the worker's
+key set; HS256 tokens signed before the switch keep working until they expire (or JWT_SECRET changes).
 """
 
 import base64
@@ -28,9 +31,12 @@ from django.core.cache import cache
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 
+from oauth_app import keys
+
 logger = logging.getLogger(__name__)
 
-JWT_ALGORITHM = "HS256"
+JWT_ALGORITHM = keys.HS256
+ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068 section 2.1
 REQUIRED_CLAIMS = ["iss", "sub", "aud", "exp", "iat", "jti", "client_id"]
 # Bounds how long an entry can outlive a revocation whose cache delete failed (Redis unreachable).
 ACTIVE_TOKEN_CACHE_SECONDS = 300
@@ -52,6 +58,7 @@ class TokenIdentity:
     scopes: frozenset[str]
     expires_at: int
     jti: str
+    has_user: bool = True  # False for client_credentials: the subject is the client itself (RFC 9068 section 2.2)
 
     @property
     def is_authenticated(self) -> bool:  # lets DRF treat this as request.user
@@ -82,6 +89,8 @@ def generate_access_token(request, refresh_token=False) -> str:
         "iat": now,
         "exp": now + settings.ACCESS_TOKEN_LIFETIME,
     }
+    if keys.is_asymmetric():
+        return keys.sign(claims)
     return jwt.encode(claims, settings.JWT_SECRET, algorithm=JWT_ALGORITHM)
 
 
@@ -95,7 +104,7 @@ JWT_HEADER = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=
 VERIFIED_MAX_ENTRIES = 4096
 # A token issued on one host and checked on another a moment later must not look issued in the future.
 CLOCK_SKEW_SECONDS = 30
-verified: dict[tuple[str, str, str, str], dict] = {}
+verified: dict[tuple, dict] = {}
 # A gthread worker's threads share the memo. Single dict operations are atomic; eviction reads then writes,
 # so one thread at a time does it (the others find room made, or make more).
 evicting = threading.Lock()
@@ -115,15 +124,20 @@ def integer_claim(claims: dict, name: str) -> int:
         raise InvalidToken(f"claim {name} must be a number") from None
 
 
-def verify_jwt(raw_token: str, secret: str, issuer: str, audience: str, now: int) -> dict:
-    """Signature (HS256, constant-time), then every claim PyJWT's decode checked for us."""
+def verify_jwt(raw_token: str, secret: str, issuer: str, audience: str, now: int, key_set=None) -> dict:
+    """Signature (HS256 constant-time, or ES256/RS256 with `key_set`), then every claim PyJWT's decode checked."""
     header, dot, rest = raw_token.partition(".")
     payload, dot2, signature = rest.partition(".")
-    if not (dot and dot2) or header != JWT_HEADER:
-        raise InvalidToken("not an HS256 JWT of ours")
-    expected = hmac.new(secret.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
-    if not hmac.compare_digest(base64.urlsafe_b64encode(expected).rstrip(b"="), signature.encode()):
-        raise InvalidToken("bad signature")
+    if not (dot and dot2):
+        raise InvalidToken("not a JWT")
+    if header != JWT_HEADER:
+        if key_set is None:
+            raise InvalidToken("not an HS256 JWT of ours")
+        verify_asymmetric_signature(header, payload, signature, key_set)
+    else:
+        expected = hmac.new(secret.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+        if not hmac.compare_digest(base64.urlsafe_b64encode(expected).rstrip(b"="), signature.encode()):
+            raise InvalidToken("bad signature")
     try:
         claims = json.loads(b64url_decode(payload))
     except ValueError:
@@ -147,18 +161,38 @@ def verify_jwt(raw_token: str, secret: str, issuer: str, audience: str, now: int
     return claims
 
 
+def verify_asymmetric_signature(header: str, payload: str, signature: str, key_set) -> None:
+    """An RFC 9068 header naming one of our unretired keys with that key's algorithm, and its signature."""
+    try:
+        fields = json.loads(b64url_decode(header))
+        algorithm, kid = fields["alg"], fields["kid"]
+        signature_bytes = b64url_decode(signature)
+    except (ValueError, TypeError, KeyError):
+        raise InvalidToken("malformed JOSE header") from None
+    if fields.get("typ") != ACCESS_TOKEN_TYPE or set(fields) != {"alg", "kid", "typ"}:
+        raise InvalidToken("not an at+jwt header of ours")
+    expected_algorithm, public_key = key_set.verifiers.get(kid, (None, None))
+    if public_key is None or algorithm != expected_algorithm:  # unknown, retired, or an algorithm swap
+        raise InvalidToken("unknown or retired signing key")
+    if not keys.ALGORITHMS[algorithm].verify(f"{header}.{payload}".encode(), public_key, signature_bytes):
+        raise InvalidToken("bad signature")
+
+
 def decode_access_token(raw_token: str) -> dict:
     """The verified claims of an access token (signature, algorithm, issuer, audience, expiry), from this
     worker's memo when it verified the same token before. The caller must not modify them."""
     now = int(time.time())
-    key = (raw_token, settings.JWT_SECRET, settings.OAUTH_ISSUER, settings.MCP_RESOURCE)
+    key_set = keys.key_set() if keys.is_asymmetric() else None
+    # The key set is part of the memo key: a reloaded set (a key retired) verifies every token again.
+    key = (raw_token, settings.JWT_SECRET, settings.OAUTH_ISSUER, settings.MCP_RESOURCE,
+           key_set.loaded_at if key_set else None)
     claims = verified.get(key)
     if claims is not None:
         if claims["exp"] > now:
             return claims
         verified.pop(key, None)
         raise InvalidToken("expired")
-    claims = verify_jwt(raw_token, *key[1:], now)
+    claims = verify_jwt(raw_token, *key[1:4], now, key_set)
     claims["exp"] = int(claims["exp"])
     if len(verified) >= VERIFIED_MAX_ENTRIES:
         with evicting:
@@ -242,10 +276,53 @@ def forget_active(checksums: list[str]) -> None:
 
 
 def verify_access_token(raw_token: str) -> TokenIdentity:
-    """The whole bearer check of the /mcp hot path: JWT verification, then the revocation state."""
-    claims = decode_access_token(raw_token)
-    if not is_active(token_checksum(raw_token), int(claims["exp"])):
-        raise InvalidToken("token revoked, expired or its client disabled")
+    """The whole bearer check: JWT verification, then the revocation state (and the key set's version) in
+    one cache round trip."""
+    try:
+        claims = decode_access_token(raw_token)
+    except InvalidToken:
+        if not key_set_gets():
+            raise
+        claims = None  # perhaps signed by a key this worker has not loaded yet: the version says
+    gets = round_trip_gets(raw_token, claims)
+    values, reachable = [None] * len(gets), False
+    if settings.CACHE_IS_SHARED:
+        try:
+            found = cache.get_many(gets)
+            values, reachable = [found.get(key) for key in gets], True
+        except Exception:
+            logger.warning("token cache unreachable; checking the database")
+    identity = identity_given(raw_token, claims, values, cache_reachable=reachable)
+    if identity is None:
+        raise InvalidToken("token revoked, expired, its client disabled or its signing key retired")
+    return identity
+
+
+def key_set_gets() -> list[str]:
+    """What the bearer check reads from the cache besides the allow-list entry: the key set's version,
+    when tokens are signed with keys that can be retired (oauth_app.keys)."""
+    return [keys.VERSION_KEY] if keys.is_asymmetric() and settings.CACHE_IS_SHARED else []
+
+
+def round_trip_gets(raw_token: str, claims: dict | None) -> list[str]:
+    """The cache keys of a bearer check's one round trip: the allow-list entry (for verified claims),
+    then key_set_gets()."""
+    return ([active_token_cache_key(token_checksum(raw_token))] if claims is not None else []) + key_set_gets()
+
+
+def identity_given(raw_token: str, claims: dict | None, values: list, cache_reachable: bool) -> TokenIdentity | None:
+    """Finish a bearer check from what its round trip read (the values of round_trip_gets): a changed key
+    set is reloaded and the token verified again; then the allow-list entry decides, or the database."""
+    entry = values[0] if claims is not None and values else None
+    if key_set_gets() and cache_reachable and keys.observe(values[-1]):
+        try:
+            claims = decode_access_token(raw_token)
+        except InvalidToken:
+            return None
+    if claims is None:
+        return None
+    if not is_active_given_entry(token_checksum(raw_token), int(claims["exp"]), entry, cache_reachable):
+        return None
     return identity_from_claims(claims)
 
 
@@ -257,5 +334,6 @@ def identity_from_claims(claims: dict) -> TokenIdentity:
         scopes=frozenset(str(claims.get("scope", "")).split()),
         expires_at=int(claims["exp"]),
         jti=str(claims["jti"]),
+        has_user=str(claims["sub"]) != str(claims["client_id"]),
     )
 

@@ -10,6 +10,7 @@ urlpatterns = [
          name="oauth-server-metadata"),
     path(".well-known/oauth-authorization-server/<path:issuer_path>",
          metadata.AuthorizationServerMetadataView.as_view(), name="oauth-server-metadata-issuer"),
+    path(".well-known/jwks.json", metadata.JwksView.as_view(), name="oauth-jwks"),
     path(".well-known/oauth-protected-resource", metadata.ProtectedResourceMetadataView.as_view(),
          name="oauth-resource-metadata"),
     path(".well-known/oauth-protected-resource/<path:resource_path>",

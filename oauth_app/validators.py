@@ -30,8 +30,8 @@ from django.utils import timezone
 from oauthlib.oauth2.rfc6749 import errors
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
-from oauth_app import audit, tokens
-from oauth_app.capabilities import GRANT_TYPES, S256
+from oauth_app import audit, client_assertions, tokens
+from oauth_app.capabilities import CLIENT_CREDENTIALS, GRANT_TYPES, S256
 from oauth_app.dot_seam import ValidatorSeam, refresh_token_expire_timedelta
 from oauth_app.models import AuditEvent, Client, RedeemedCode, TokenEndpointAuthMethod
 
@@ -86,8 +86,16 @@ class Validator(ValidatorSeam):
         """One method per request (RFC 6749 section 2.3), and the one the client registered."""
         used_basic = bool(self.basic_auth_credentials(request))
         used_post = getattr(request, "client_secret", None) is not None
-        if used_basic and used_post:
+        used_assertion = client_assertions.has_assertion(request)
+        if used_basic + used_post + used_assertion > 1:
             return self._client_auth_failed(request, "more than one authentication method")
+        if used_assertion:
+            try:
+                request.client = client_assertions.authenticate(request, self.load_client)
+            except client_assertions.AssertionRefused as exc:
+                return self._client_auth_failed(request, str(exc))
+            request.client_id = request.client.client_id
+            return True
         if used_basic:
             method, authenticated = TokenEndpointAuthMethod.CLIENT_SECRET_BASIC, self.authenticate_with_basic(request)
         else:
@@ -244,7 +252,9 @@ class Validator(ValidatorSeam):
         for value in requested_resources(request):
             if canonical_resource(value) is None:
                 raise invalid_target(value, request)
-        if request.grant_type == "authorization_code":
+        if request.grant_type == CLIENT_CREDENTIALS:
+            granted = []
+        elif request.grant_type == "authorization_code":
             granted = request._grant.resource
         else:
             granted = request.refresh_token_instance.resource
@@ -259,6 +269,8 @@ class Validator(ValidatorSeam):
             raise errors.UnsupportedGrantTypeError(request=request)
         self.bind_resource(request)
         previous = None
+        if request.grant_type == CLIENT_CREDENTIALS:
+            return self.store_machine_token(token, request)
         if request.grant_type == "authorization_code":
             # Deleting the row is the single-use check: of two concurrent exchanges, one deletes nothing.
             deleted, _ = Grant.objects.filter(pk=request._grant.pk).delete()
@@ -284,6 +296,17 @@ class Validator(ValidatorSeam):
             client_id=request.client.client_id, actor=request.user.get_username() if request.user else "",
             request=audit_request(request), token_family=str(refresh_token.token_family), scope=token["scope"],
         )
+
+    def store_machine_token(self, token, request):
+        """client_credentials: an access token whose subject is the client itself, and no refresh token
+        (RFC 6749 section 4.4.3); getting another one needs the client's credentials again."""
+        request.user = None
+        expires = timezone.now() + timedelta(seconds=token.get("expires_in", settings.ACCESS_TOKEN_LIFETIME))
+        access_token = self.new_access_token(expires, request, token)
+        Client.objects.filter(pk=request.client.pk).update(last_token_issued_at=timezone.now())
+        tokens.remember_active(access_token.token_checksum, int(expires.timestamp()))
+        audit.record(AuditEvent.Kind.TOKEN_ISSUED, client_id=request.client.client_id, actor="",
+                     request=audit_request(request), grant_type=CLIENT_CREDENTIALS, scope=token["scope"])
 
     def _retire(self, refresh_token, request):
         """Rotation: claim the old refresh token (one conditional UPDATE) and end its access token."""

@@ -81,3 +81,15 @@ def confidential_client(db):
     """(client, its secret): client_secret_post at personas.AGENT_REDIRECT."""
     registered = personas.make_client("Confidential agent", auth_method="client_secret_post")
     return registered.client, registered.client_secret
+
+
+@pytest.fixture
+def asymmetric_tokens(settings, request):
+    """JWT_ALGORITHM=ES256 (or the parametrized algorithm), with this worker's key set forgotten before and
+    after: the keys live in the test's transaction."""
+    from oauth_app import keys
+
+    settings.JWT_ALGORITHM = getattr(request, "param", "ES256")
+    keys.current_set = None
+    yield settings.JWT_ALGORITHM
+    keys.current_set = None

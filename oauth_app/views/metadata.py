@@ -14,7 +14,8 @@ from django.urls import reverse
 from django.views import View
 from oauth2_provider.views.metadata import OAuthProtectedResourceMetadataView
 
-from oauth_app import capabilities
+from oauth_app import capabilities, keys
+from oauth_app.capabilities import CLIENT_ASSERTION_SIGNING_ALGORITHMS as ASSERTION_ALGORITHMS
 
 
 def endpoint(url_name: str) -> str:
@@ -37,10 +38,14 @@ def authorization_server_metadata() -> dict:
         "token_endpoint_auth_methods_supported": list(capabilities.TOKEN_ENDPOINT_AUTH_METHODS),
         "revocation_endpoint_auth_methods_supported": list(capabilities.TOKEN_ENDPOINT_AUTH_METHODS),
         "introspection_endpoint_auth_methods_supported": list(capabilities.INTROSPECTION_AUTH_METHODS),
+        **{f"{endpoint}_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS)
+           for endpoint in ("token", "revocation", "introspection")},
         "authorization_response_iss_parameter_supported": True,
     }
     if settings.CIMD_ENABLED:
         metadata["client_id_metadata_document_supported"] = True
+    if keys.is_asymmetric():  # HS256 tokens can be verified only with JWT_SECRET: no key set to publish
+        metadata["jwks_uri"] = endpoint("oauth-jwks")
     return metadata
 
 
@@ -58,6 +63,15 @@ class AuthorizationServerMetadataView(View):
         if issuer_path and issuer_path.strip("/") != urlsplit(settings.OAUTH_ISSUER).path.strip("/"):
             raise Http404("no such issuer")
         return public_json(authorization_server_metadata())
+
+
+class JwksView(View):
+    """RFC 7517 key set of the unretired signing keys, for services that verify our access tokens themselves."""
+
+    def get(self, request):
+        if not keys.is_asymmetric():
+            raise Http404("access tokens are HS256: there is no public key set")
+        return public_json(keys.public_jwks())
 
 
 class ProtectedResourceMetadataView(OAuthProtectedResourceMetadataView):

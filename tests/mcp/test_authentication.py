@@ -9,6 +9,7 @@ import redis
 from django.conf import settings as django_settings
 from oauth2_provider.models import get_access_token_model
 
+from oauth_app import keys
 from oauth_app.tokens import token_checksum
 from tests.mcp.conftest import Mcp, message
 from tests.support.tokens import issue_access_token
@@ -133,7 +134,14 @@ class RedisRoundTrips:
 
 
 @pytest.mark.skipif(not django_settings.CACHE_IS_SHARED, reason="the revocation cache needs Redis (make test uses it)")
-def test_an_authenticated_tools_call_does_no_sql_and_one_redis_round_trip(mcp, monkeypatch, django_assert_num_queries):
+@pytest.mark.parametrize("algorithm", ["HS256", "ES256", "RS256"])
+def test_an_authenticated_tools_call_does_no_sql_and_one_redis_round_trip(
+        algorithm, request, client, alice, servicenow_client, monkeypatch, django_assert_num_queries):
+    if algorithm != "HS256":  # the key set's version is read in the same pipeline
+        request.getfixturevalue("asymmetric_tokens")
+        request.getfixturevalue("settings").JWT_ALGORITHM = algorithm
+        keys.rotate(algorithm)
+    mcp = Mcp(client, issue_token(alice, servicenow_client))
     assert mcp.call_tool("echo", {"message": "warm"})  # first use: the token's row is read once, then cached
     redis = RedisRoundTrips(monkeypatch)
     with django_assert_num_queries(0):
@@ -141,6 +149,8 @@ def test_an_authenticated_tools_call_does_no_sql_and_one_redis_round_trip(mcp, m
     assert result["content"] == [{"type": "text", "text": "Echo: hot"}]
     assert len(redis.trips) == 1, redis.trips  # the rate-limit counter and the token's allow-list entry
     assert "GET" in redis.trips[0]
+    if algorithm != "HS256":
+        assert redis.trips[0].count("GET") == 2, redis.trips  # the allow-list entry and the key set's version
 
 
 @pytest.mark.skipif(not django_settings.CACHE_IS_SHARED, reason="the revocation cache needs Redis (make test uses it)")
@@ -148,3 +158,25 @@ def test_an_authenticated_tools_list_does_no_sql(mcp, django_assert_num_queries)
     mcp.request("tools/list")
     with django_assert_num_queries(0):
         assert mcp.request("tools/list").status_code == 200
+
+
+@pytest.mark.skipif(not django_settings.CACHE_IS_SHARED, reason="the revocation cache needs Redis (make test uses it)")
+def test_an_es256_token_is_refused_on_the_next_request_once_its_key_is_retired(
+        asymmetric_tokens, client, alice, servicenow_client):
+    mcp = Mcp(client, issue_token(alice, servicenow_client))
+    assert mcp.request("tools/list").status_code == 200
+    old = keys.key_set().signer[0]
+    keys.rotate()
+    assert mcp.request("tools/list").status_code == 200  # a rotation alone changes nothing for it
+    keys.retire(old)
+    assert mcp.request("tools/list").status_code == 401
+
+
+@pytest.mark.skipif(not django_settings.CACHE_IS_SHARED, reason="the revocation cache needs Redis (make test uses it)")
+def test_garbage_kids_cost_no_sql(asymmetric_tokens, client, alice, servicenow_client, django_assert_num_queries):
+    mcp = Mcp(client, issue_token(alice, servicenow_client))
+    assert mcp.request("tools/list").status_code == 200
+    header, _, rest = mcp.token.partition(".")
+    mcp.token = jwt.utils.base64url_encode(b'{"alg":"ES256","kid":"made-up","typ":"at+jwt"}').decode() + "." + rest
+    with django_assert_num_queries(0):
+        assert mcp.request("tools/list").status_code == 401

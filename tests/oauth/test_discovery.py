@@ -31,10 +31,11 @@ def test_authorization_server_metadata_advertises_exactly_what_works(client):
     assert metadata["revocation_endpoint"] == f"{issuer}/oauth/revoke"
     assert metadata["introspection_endpoint"] == f"{issuer}/oauth/introspect"
     assert metadata["response_types_supported"] == ["code"]
-    assert metadata["grant_types_supported"] == ["authorization_code", "refresh_token"]
+    assert metadata["grant_types_supported"] == ["authorization_code", "refresh_token", "client_credentials"]
     assert metadata["code_challenge_methods_supported"] == ["S256"]
     assert set(metadata["token_endpoint_auth_methods_supported"]) == {
-        "client_secret_basic", "client_secret_post", "none"}
+        "client_secret_basic", "client_secret_post", "private_key_jwt", "none"}
+    assert metadata["token_endpoint_auth_signing_alg_values_supported"] == ["ES256", "RS256"]
     assert metadata["scopes_supported"] == sorted(settings.OAUTH_SCOPES)
     assert metadata["authorization_response_iss_parameter_supported"] is True
     assert "client_id_metadata_document_supported" not in metadata
@@ -130,12 +131,15 @@ def test_the_rfc9728_document_lists_the_bearer_methods_of_the_one_source(client)
 
 def test_registration_accepts_every_advertised_auth_method_and_grant_and_refuses_others():
     metadata, advertised = client_metadata_from_dict, authorization_server_metadata()
+    keys = {"private_key_jwt": {"jwks_uri": "https://app.example.com/jwks.json"}}
     for method in advertised["token_endpoint_auth_methods_supported"]:
-        assert metadata({"redirect_uris": ["https://app.example.com/cb"],
-                         "token_endpoint_auth_method": method}).token_endpoint_auth_method == method
+        assert metadata({"redirect_uris": ["https://app.example.com/cb"], "token_endpoint_auth_method": method,
+                         **keys.get(method, {})}).token_endpoint_auth_method == method
     grants = advertised["grant_types_supported"]
-    assert metadata({"redirect_uris": ["https://app.example.com/cb"], "grant_types": grants}).grant_types == grants
+    people, machines = [grant for grant in grants if grant != "client_credentials"], ["client_credentials"]
+    for kind in (people, machines):  # a client is one or the other (django-oauth-toolkit: one grant per client)
+        assert metadata({"redirect_uris": ["https://app.example.com/cb"], "grant_types": kind}).grant_types == kind
     with pytest.raises(RegistrationError):
-        metadata({"redirect_uris": ["https://app.example.com/cb"], "grant_types": [*grants, "client_credentials"]})
+        metadata({"redirect_uris": ["https://app.example.com/cb"], "grant_types": [*grants, "password"]})
     assert tuple(TokenEndpointAuthMethod.values) == capabilities.TOKEN_ENDPOINT_AUTH_METHODS
 

@@ -143,9 +143,9 @@ def test_unacceptable_redirect_uris_get_invalid_redirect_uri(client, dcr_token, 
 
 
 @pytest.mark.parametrize("body,fragment", [
-    ({"redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "private_key_jwt"},
+    ({"redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "tls_client_auth"},
      "token_endpoint_auth_method"),
-    ({"redirect_uris": ["https://a.example/cb"], "grant_types": ["client_credentials"]}, "grant_types"),
+    ({"redirect_uris": ["https://a.example/cb"], "grant_types": ["password"]}, "grant_types"),
     ({"redirect_uris": ["https://a.example/cb"], "grant_types": ["refresh_token"]}, "authorization_code"),
     ({"redirect_uris": ["https://a.example/cb"], "response_types": ["token"]}, "response_types"),
     ({"redirect_uris": ["https://a.example/cb"], "client_name": 7}, "client_name"),

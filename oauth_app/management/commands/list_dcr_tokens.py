@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
+from oauth_app.management.table import write_table
 from oauth_app.models import InitialAccessToken
 
 
@@ -25,7 +26,4 @@ class Command(BaseCommand):
                 for t in InitialAccessToken.objects.all()]
         if active:
             rows = [row for row in rows if row[3] == "active"]
-        header = ("ID", "PREFIX", "NAME", "STATUS", "USES", "EXPIRES")
-        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-        for row in [header, *rows]:
-            self.stdout.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        write_table(self.stdout, ("ID", "PREFIX", "NAME", "STATUS", "USES", "EXPIRES"), rows)
