@@ -141,7 +141,7 @@ def test_an_authenticated_tools_call_does_no_sql_and_one_redis_round_trip(
         request.getfixturevalue("asymmetric_tokens")
         request.getfixturevalue("settings").JWT_ALGORITHM = algorithm
         keys.rotate(algorithm)
-    mcp = Mcp(client, issue_token(alice, servicenow_client))
+    mcp = Mcp(client, issue_access_token(servicenow_client, alice))
     assert mcp.call_tool("echo", {"message": "warm"})  # first use: the token's row is read once, then cached
     redis = RedisRoundTrips(monkeypatch)
     with django_assert_num_queries(0):
@@ -163,7 +163,7 @@ def test_an_authenticated_tools_list_does_no_sql(mcp, django_assert_num_queries)
 @pytest.mark.skipif(not django_settings.CACHE_IS_SHARED, reason="the revocation cache needs Redis (make test uses it)")
 def test_an_es256_token_is_refused_on_the_next_request_once_its_key_is_retired(
         asymmetric_tokens, client, alice, servicenow_client):
-    mcp = Mcp(client, issue_token(alice, servicenow_client))
+    mcp = Mcp(client, issue_access_token(servicenow_client, alice))
     assert mcp.request("tools/list").status_code == 200
     old = keys.key_set().signer[0]
     keys.rotate()
@@ -174,7 +174,7 @@ def test_an_es256_token_is_refused_on_the_next_request_once_its_key_is_retired(
 
 @pytest.mark.skipif(not django_settings.CACHE_IS_SHARED, reason="the revocation cache needs Redis (make test uses it)")
 def test_garbage_kids_cost_no_sql(asymmetric_tokens, client, alice, servicenow_client, django_assert_num_queries):
-    mcp = Mcp(client, issue_token(alice, servicenow_client))
+    mcp = Mcp(client, issue_access_token(servicenow_client, alice))
     assert mcp.request("tools/list").status_code == 200
     header, _, rest = mcp.token.partition(".")
     mcp.token = jwt.utils.base64url_encode(b'{"alg":"ES256","kid":"made-up","typ":"at+jwt"}').decode() + "." + rest

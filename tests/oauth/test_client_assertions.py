@@ -16,7 +16,7 @@ from django.test import override_settings
 
 from oauth_app.client_assertions import JWT_BEARER, JwksFetcher
 from oauth_app.models import AuditEvent, Client
-from tests.oauth.flow import alice, browser, exchange, get_code, post_form  # noqa: F401
+from tests.oauth.flow import exchange, get_code, post_form
 from tests.oauth.test_registration import (  # noqa: F401
     CIMD_URL, LoopbackDocumentFetcher, DocumentServer, cimd_document, cimd_settings, document_server,
 )

@@ -18,8 +18,9 @@ from django.test import override_settings
 
 from oauth_app import keys, tokens
 from oauth_app.models import SigningKey
-from tests.mcp.conftest import issue_token
-from tests.oauth.flow import BASIC_SECRET, basic_client, post_form  # noqa: F401
+from tests.support.tokens import issue_access_token
+from tests.oauth.flow import post_form
+from tests.support.personas import BASIC_SECRET
 
 pytestmark = pytest.mark.django_db
 
@@ -71,7 +72,7 @@ def jwks(client) -> dict:
 @pytest.mark.parametrize("asymmetric_tokens", ["ES256", "RS256"], indirect=True)
 def test_an_asymmetric_access_token_follows_rfc_9068_and_verifies_with_the_published_key(
         asymmetric_tokens, client, alice, inspector, settings):
-    raw = issue_token(alice, inspector)
+    raw = issue_access_token(inspector, alice)
     key = SigningKey.objects.get(active=True)  # created at the first token
     assert header(raw) == {"alg": asymmetric_tokens, "kid": key.kid, "typ": "at+jwt"}
     [published] = jwks(client)["keys"]
@@ -84,9 +85,9 @@ def test_an_asymmetric_access_token_follows_rfc_9068_and_verifies_with_the_publi
 
 def test_after_a_rotation_new_tokens_carry_the_new_kid_and_older_tokens_keep_working(
         asymmetric_tokens, client, alice, inspector):
-    old = issue_token(alice, inspector)
+    old = issue_access_token(inspector, alice)
     new_key = keys.rotate()
-    new = issue_token(alice, inspector)
+    new = issue_access_token(inspector, alice)
     assert header(new)["kid"] == new_key.kid != header(old)["kid"]
     assert tokens.verify_access_token(old) and tokens.verify_access_token(new)
     assert {key["kid"] for key in jwks(client)["keys"]} == {header(old)["kid"], new_key.kid}
@@ -94,7 +95,7 @@ def test_after_a_rotation_new_tokens_carry_the_new_kid_and_older_tokens_keep_wor
 
 def test_a_retired_keys_tokens_are_refused_on_the_next_request_and_it_leaves_the_jwks(
         asymmetric_tokens, client, alice, inspector):
-    old = issue_token(alice, inspector)
+    old = issue_access_token(inspector, alice)
     assert tokens.verify_access_token(old)  # memoized by this worker
     old_kid = header(old)["kid"]
     keys.rotate()
@@ -107,7 +108,7 @@ def test_a_retired_keys_tokens_are_refused_on_the_next_request_and_it_leaves_the
 def test_a_worker_that_memoized_a_token_refuses_it_once_another_process_retires_its_key(
         asymmetric_tokens, alice, inspector):
     """The other process: the database row changed and the version in Redis bumped, this worker's memory untouched."""
-    old = issue_token(alice, inspector)
+    old = issue_access_token(inspector, alice)
     keys.rotate()
     assert tokens.verify_access_token(old)
     SigningKey.objects.filter(kid=header(old)["kid"]).update(retired_at="2026-01-01T00:00:00Z")
@@ -120,13 +121,13 @@ def test_a_worker_that_memoized_a_token_refuses_it_once_another_process_retires_
 
 
 def test_the_active_signing_key_cannot_be_retired(asymmetric_tokens, alice, inspector):
-    issue_token(alice, inspector)
+    issue_access_token(inspector, alice)
     with pytest.raises(CommandError, match="rotate_signing_key first"):
         run("retire_signing_key", SigningKey.objects.get(active=True).kid)
 
 
 def test_an_unknown_kid_or_an_algorithm_swap_is_refused(asymmetric_tokens, alice, inspector, settings):
-    raw = issue_token(alice, inspector)
+    raw = issue_access_token(inspector, alice)
     claims = jwt.decode(raw, options={"verify_signature": False})
     kid = header(raw)["kid"]
     public_pem = jwt.PyJWK(SigningKey.objects.get(kid=kid).public_jwk).key.public_bytes(
@@ -144,13 +145,13 @@ def test_an_unknown_kid_or_an_algorithm_swap_is_refused(asymmetric_tokens, alice
 
 def test_hs256_tokens_issued_before_switching_to_es256_keep_working(settings, alice, inspector, asymmetric_tokens):
     with override_settings(JWT_ALGORITHM="HS256"):
-        before = issue_token(alice, inspector)
+        before = issue_access_token(inspector, alice)
     assert header(before) == {"alg": "HS256", "typ": "JWT"}
     assert tokens.verify_access_token(before).client_id == inspector.client_id
 
 
 def test_hs256_stays_the_default_with_no_jwks_and_no_jwks_uri(client, alice, inspector):
-    raw = issue_token(alice, inspector)
+    raw = issue_access_token(inspector, alice)
     assert raw.split(".")[0] == tokens.JWT_HEADER
     assert client.get("/.well-known/jwks.json").status_code == 404
     assert "jwks_uri" not in client.get("/.well-known/oauth-authorization-server").json()
@@ -184,7 +185,7 @@ def test_list_signing_keys_shows_each_keys_state(asymmetric_tokens):
 
 
 def test_the_token_endpoint_signs_with_a_key_rotated_by_another_process(asymmetric_tokens, alice, inspector):
-    issue_token(alice, inspector)
+    issue_access_token(inspector, alice)
     if not tokens.key_set_gets():
         pytest.skip("the key set's version is carried by Redis")
     old_kid = SigningKey.objects.get(active=True).kid
@@ -204,7 +205,7 @@ def test_the_admin_lists_signing_keys_without_their_private_halves(asymmetric_to
 
 
 def test_introspection_answers_inactive_for_a_token_of_a_retired_key(asymmetric_tokens, client, alice, basic_client):
-    raw = issue_token(alice, basic_client)
+    raw = issue_access_token(basic_client, alice)
     assert post_form(client, "/oauth/introspect", basic_client, BASIC_SECRET, token=raw).json()["active"] is True
     keys.rotate()
     keys.retire(header(raw)["kid"])
