@@ -10,6 +10,7 @@ from django.core import checks
 
 MIN_JWT_SECRET_LENGTH = 32
 MAX_REFRESH_TOKEN_REUSE_GRACE_SECONDS = 60
+MIN_TASK_LEASE_SECONDS = 3  # the heartbeat renews it every second
 
 
 def configuration_problems() -> list[tuple[str, str, str]]:
@@ -31,6 +32,16 @@ def configuration_problems() -> list[tuple[str, str, str]]:
              f"{MAX_REFRESH_TOKEN_REUSE_GRACE_SECONDS} (it is {settings.REFRESH_TOKEN_REUSE_GRACE_SECONDS}): a long grace "
              "lets a stolen refresh token be replayed without revoking its family.",
              "Use a few seconds (the default is 5), or 0 to treat every reuse as a replay.")
+        )
+    task_settings = ("MCP_TASK_TTL_SECONDS", "MCP_TASK_POLL_INTERVAL_MS", "MCP_TASK_THREADS")
+    for name in [name for name in task_settings if getattr(settings, name) < 1]:
+        problems.append(("mcpsite.E031", f"{name} must be a positive integer (it is {getattr(settings, name)}).",
+                         "Use the default or a larger value."))
+    if settings.MCP_TASK_LEASE_SECONDS < MIN_TASK_LEASE_SECONDS:
+        problems.append(
+            ("mcpsite.E032", f"MCP_TASK_LEASE_SECONDS must be at least {MIN_TASK_LEASE_SECONDS} (it is "
+             f"{settings.MCP_TASK_LEASE_SECONDS}): a shorter lease fails tasks whose worker is only slow.",
+             "Use the default (30) or a larger value.")
         )
     if not settings.IS_PRODUCTION:
         return problems
