@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 
-from mcp_app import jsonrpc
+from mcp_app import jsonrpc, tasks
 from mcp_app.context import LOG_LEVEL_META_KEY, LOG_LEVELS, PLAIN_JSON, Context, Outbox
 from mcp_app.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND, JsonRpcError, Request
 from mcp_app.registry import InvalidArguments, Registry, ResourceNotFound, ResourceTemplate, registry
@@ -58,6 +58,8 @@ def capabilities(modern: bool) -> dict:
     }
     if not modern:  # 2026-07-28 sets the log level per request in _meta instead
         caps["logging"] = {}
+    else:
+        caps["extensions"] = tasks.CAPABILITY
     return caps
 
 
@@ -142,7 +144,7 @@ class Call:
     def finish(self, result: dict) -> dict:
         if not self.modern:
             return result
-        result = {**result, "resultType": "complete"}
+        result = {"resultType": "complete", **result}  # a task's or input_required's own type stays
         result["_meta"] = {**result.get("_meta", {}), SERVER_INFO_META_KEY: server_info()}
         scope = CACHEABLE.get(self.request.method)
         if scope:
@@ -196,6 +198,8 @@ class Call:
         if tool is None:
             raise self.invalid(f"Unknown tool: {name}")
         arguments = object_param(self.params, "arguments", self.request.id)
+        if tool.task_support:
+            return tasks.call_tool(self, tool, arguments)
         return tool.call(arguments, self.context())
 
     def resources_read(self) -> dict:
@@ -276,4 +280,4 @@ LEGACY_METHODS = {
     "resources/subscribe": Call.subscribe,
     "resources/unsubscribe": Call.subscribe,
 }
-MODERN_METHODS = {**COMMON_METHODS, "server/discover": Call.discover}
+MODERN_METHODS = {**COMMON_METHODS, "server/discover": Call.discover, **tasks.METHODS}
