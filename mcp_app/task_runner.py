@@ -193,6 +193,7 @@ class Runner:
             time.sleep(HEARTBEAT_SECONDS)
             ids = list(self.active)
             if not ids:
+                connection.close()  # idle: hold no database connection (a no-op once closed)
                 continue
             try:
                 close_old_connections()

@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 
 from mcp_app.context import Context, ToolError
 from mcp_app.registry import ResourceNotFound, ToolResult, image, resource, resource_template, text, tool
+from mcp_app.tasks import pause
 
 
 @tool(name="test_explode")
@@ -82,3 +83,40 @@ def context_template(id: int, ctx: Context) -> str:
 def unencodable() -> str:
     """Returns a lone surrogate, as text decoded with errors="surrogateescape" would hold one."""
     return b"caf\xe9".decode("utf-8", errors="surrogateescape")
+
+
+# --- Tasks (mcp_app.tasks) -------------------------------------------------------------------------------
+@tool(name="test_task_sleep", task_support="optional")
+def task_sleep(seconds: float, ctx: Context) -> str:
+    """Sleeps (ending early when its task is cancelled), then answers."""
+    pause(ctx, seconds)
+    return f"slept {seconds}"
+
+
+@tool(name="test_task_only", task_support="required")
+def task_only(ctx: Context) -> str:
+    """Runs only as a task, and says what it told the client meanwhile."""
+    ctx.report_progress(1, 2, "halfway")
+    pause(ctx, 0.5)
+    return "done"
+
+
+@tool(name="test_task_refuse", task_support="required")
+def task_refuse() -> str:
+    """A tool error in a task."""
+    raise ToolError("no, thanks")
+
+
+@tool(name="test_task_explode", task_support="required")
+def task_explode() -> str:
+    """An internal fault in a task: its text must not reach the client."""
+    raise RuntimeError("secret internals: password=hunter2")
+
+
+@tool(name="test_task_ask_twice", task_support="required")
+def task_ask_twice(ctx: Context) -> str:
+    """Two questions at once; answers with both."""
+    schema = {"type": "object", "properties": {"name": {"type": "string"}}}
+    answers = ctx.outbox.request_many({"a": ("elicitation/create", {"message": "A?", "requestedSchema": schema}),
+                                       "b": ("elicitation/create", {"message": "B?", "requestedSchema": schema})})
+    return " and ".join(answers[key]["content"]["name"] for key in ("a", "b"))
