@@ -113,7 +113,7 @@ class TaskOutbox:
 
     def locked_task(self) -> Task:
         task = Task.objects.select_for_update().filter(pk=self.task_id).first()
-        if task is None or task.is_terminal:
+        if task is None or task.is_terminal or task.expires_at < timezone.now():
             raise Cancelled()
         return task
 
@@ -175,7 +175,7 @@ class Runner:
 
     def run(self, job: Job) -> None:
         try:
-            value = job.work(job.context)
+            result = job.tool.to_result(job.work(job.context))
         except Cancelled:
             return
         except (InvalidArguments, ToolError) as exc:  # the tool ran and said no: a completed task
@@ -186,7 +186,7 @@ class Runner:
             logger.exception("task %s of tool %s failed", job.task_id, job.tool.name)
             settle(job.task_id, Task.FAILED, error={"code": INTERNAL_ERROR, "message": "Internal error"})
         else:
-            settle(job.task_id, Task.COMPLETED, result=job.tool.to_result(value))
+            settle(job.task_id, Task.COMPLETED, result=result)
 
     def heartbeat(self) -> None:
         while True:
@@ -197,7 +197,8 @@ class Runner:
                 continue
             try:
                 close_old_connections()
-                running = Task.objects.filter(pk__in=ids, status__in=Task.ACTIVE)
+                # A task past its ttl is forgotten: its work stops like a cancelled one's.
+                running = Task.objects.filter(pk__in=ids, status__in=Task.ACTIVE, expires_at__gt=timezone.now())
                 running.update(lease_expires_at=lease_end())
                 live = set(running.values_list("pk", flat=True))
             except Exception:
