@@ -126,6 +126,8 @@ def test_a_question_asked_by_a_task_on_one_host_is_answered_through_the_other(tw
 
 
 def test_a_task_whose_worker_is_killed_fails_once_its_lease_runs_out_and_any_host_reports_it(two_hosts):
+    done_id = start_task(two_hosts, "slow_compute", {"seconds": 0, "label": "kept"})
+    wait_until_terminal(two_hosts.mcp_url, two_hosts, done_id, timeout=10)
     task_id = start_task(two_hosts, "slow_compute", {"seconds": 120, "label": "doomed"})
     time.sleep(0.5)  # the worker took it and renewed its lease at least once soon
     _host, pid = worker_of(two_hosts, task_id)
@@ -138,6 +140,9 @@ def test_a_task_whose_worker_is_killed_fails_once_its_lease_runs_out_and_any_hos
     assert finished["error"]["code"] == -32603
     assert "result" not in finished
     assert time.monotonic() - killed_at < LEASE_SECONDS + 5
+    # The results of finished tasks outlive the worker: host A's respawned workers still answer them.
+    kept = task_on(two_hosts.mcp_url, two_hosts, done_id)
+    assert kept["result"]["content"][0]["text"] == "Computed kept after 0.0 seconds"
 
 
 # --- The official conformance suite's tasks scenarios -------------------------------------------------------
