@@ -13,7 +13,7 @@ TEST_ENV = $(shell sh tests/backends.sh)
 help:
 	@echo "make run          install, migrate and serve on http://$(HOST):$(PORT) (SQLite unless DATABASE_URL is set)"
 	@echo "make test         the whole test suite (PostgreSQL + Redis when reachable)"
-	@echo "make conformance  the official MCP conformance suite, Inspector CLI and SDK client against gunicorn"
+	@echo "make conformance  the official MCP conformance suite, Inspector CLI, SDK clients (Python, TypeScript), mcp-remote and oauth4webapi against gunicorn"
 	@echo "make bench        throughput benchmark against the official SDK and a bare Django view"
 	@echo "make soak         10-minute mixed-load soak (whole OAuth + MCP client lives)"
 	@echo "make bench-memory worker memory growth over 100,000 hot-path requests (target < 10 MB)"
@@ -48,14 +48,18 @@ superuser: $(VENV)/.installed
 test: $(VENV)/.installed-dev tools
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
-# The official MCP tools (Node 22, conformance suite, Inspector, Python SDK), pinned in tools/.
+# The official MCP tools (Node 22, conformance suite, Inspector, TypeScript clients, mcp-remote, oauth4webapi,
+# Python SDK), pinned in tools/.
 tools: tools/.installed
 tools/.installed: tools/package.json tools/requirements.txt
 	sh tools/install.sh
 	touch $@
 
+CONFORMANCE_TESTS = tests/e2e/test_conformance.py tests/e2e/test_real_clients.py tests/e2e/test_ts_clients.py \
+	tests/e2e/test_mcp_remote.py
+
 conformance: $(VENV)/.installed-dev tools
-	$(TEST_ENV) $(PY) -m pytest tests/e2e/test_conformance.py tests/e2e/test_real_clients.py -v
+	$(TEST_ENV) $(PY) -m pytest $(CONFORMANCE_TESTS) -v
 
 bench: $(VENV)/.installed-dev tools
 	$(TEST_ENV) $(PY) bench/run.py

@@ -70,7 +70,7 @@ if os.environ.get("LOG_FORMAT", "").strip() == "json" or (in_production and not 
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {
-            "json": {"()": "mcpsite.logging.JsonFormatter"},
+            "json": {"()": "common.logging.JsonFormatter"},
             "access": {"format": "%(message)s"},  # the line is already the JSON object above
         },
         "handlers": {

@@ -1,19 +1,25 @@
 """Bearer-token authentication for /mcp (DRF) and the challenges that tell a client how to get a token.
 
-The token is a JWT verified locally (signature, exp, iss, aud = this server's /mcp resource) and
-checked against the revocation cache: one Redis GET, no SQL (`oauth_app.tokens.verify_access_token`).
+The token is a JWT verified locally (signature, exp, iss, aud = this server's /mcp resource) and checked
+against the allow-list in the cache (`oauth_app.tokens` decides). The allow-list GET and the rate-limit
+INCR travel in one Redis pipeline: a valid request costs one round trip and no SQL. What was counted is
+handed to the throttle as `request.auth` (mcp_app.throttling). A refused token is counted against its
+address, not against the caller it names, and answered 401 (429 once the address is over its limit).
 """
 
 import json
 import logging
+import time
+from typing import NoReturn
 
 from django.conf import settings
 from django.http import HttpResponse
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 
-from mcpsite.ratelimit import NO_IDENTITY, bearer_identity
-from oauth_app.tokens import InvalidToken, verify_access_token
+from common.http import bearer_token
+from mcp_app import throttling
+from oauth_app import tokens
 
 logger = logging.getLogger(__name__)
 
@@ -22,20 +28,30 @@ class BearerTokenAuthentication(BaseAuthentication):
     """`Authorization: Bearer <jwt>` → `request.user` is a `TokenIdentity`; no header → anonymous (None)."""
 
     def authenticate(self, request):
-        scheme, _, raw_token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-        if scheme.lower() != "bearer":
+        raw_token = bearer_token(request)
+        if raw_token is None:
             return None  # no bearer credentials at all: the view decides whether the method needs them
-        # The rate-limit middleware verified it in the same Redis round trip as its counter (mcpsite.ratelimit).
-        identity = bearer_identity(request, raw_token.strip())
-        if identity is NO_IDENTITY:
-            try:
-                identity = verify_access_token(raw_token.strip())
-            except InvalidToken as exc:
-                logger.info("bearer token refused: %s", exc)  # the reason, never the token
-                identity = None
-        if identity is None:
-            raise AuthenticationFailed("invalid_token")
-        return identity, None
+        now = int(time.time())
+        try:
+            claims = tokens.decode_access_token(raw_token)
+        except tokens.InvalidToken as exc:
+            self.refuse(request, exc, now)
+        checksum = tokens.token_checksum(raw_token)
+        counter = None  # only POSTs are limited (McpRateThrottle): other methods just read the allow-list
+        if request.method == "POST":
+            counter = throttling.caller_key(str(claims["client_id"]), str(claims["sub"]), now)
+        spent, entry, reachable = throttling.count(counter, tokens.active_token_cache_key(checksum))
+        if not tokens.is_active_given_entry(checksum, int(claims["exp"]), entry, cache_reachable=reachable):
+            if spent is not None:
+                throttling.uncount(counter)
+            self.refuse(request, tokens.InvalidToken("token revoked, expired or its client disabled"), now)
+        return tokens.identity_from_claims(claims), throttling.Usage(spent)
+
+    def refuse(self, request, reason: Exception, now: int) -> NoReturn:
+        logger.info("bearer token refused: %s", reason)  # the reason, never the token
+        if request.method == "POST" and throttling.over_limit(throttling.count_address(request, now)):
+            raise Throttled(wait=throttling.seconds_left(now))
+        raise AuthenticationFailed("invalid_token")
 
     def authenticate_header(self, request):
         return challenge(error="invalid_token" if bearer_sent(request) else None)

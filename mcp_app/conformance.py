@@ -1,9 +1,10 @@
-"""The fixtures the official MCP conformance suite (@modelcontextprotocol/conformance 0.1.16 and
-0.2.0-alpha.12, `server` mode) calls: tools, resources and prompts with the exact names, arguments and
-outputs of its scenarios (the tasks-* scenarios' tools at the end of the tools).
+"""The fixtures the official MCP conformance suite (@modelcontextprotocol/conformance 0.2.0-alpha.12,
+`server` mode) calls: tools, resources and prompts with the exact names, arguments and outputs of its scenarios
+(the tasks-* scenarios' tools at the end of the tools).
 
 Registered only when settings.MCP_CONFORMANCE_FIXTURES is on (off by default: a production server
-does not list test fixtures). docs/conformance.md lists the scenarios and how to run the suite.
+does not list test fixtures); the 2026-07-28 ones are in mcp_app.conformance_modern. docs/conformance.md
+lists the scenarios and how to run the suite.
 """
 
 import io
@@ -244,7 +245,7 @@ def confirm_delete(filename: str, ctx: Context) -> str:
 @tool(task_support="required")
 def multi_input(ctx: Context) -> str:
     """Asks two questions at once (two pending inputRequests), then answers with both names."""
-    answers = ctx.outbox.request_many({
+    answers = ctx.request_inputs({
         "first": ("elicitation/create", {"message": "First name?", "requestedSchema": NAME_SCHEMA}),
         "second": ("elicitation/create", {"message": "Second name?", "requestedSchema": NAME_SCHEMA}),
     })
@@ -255,7 +256,7 @@ def multi_input(ctx: Context) -> str:
 @tool(task_support="required", task_launcher=True)
 def test_tool_with_task(ctx: Context):
     """Asks for the user's name on the tools/call round trips, then greets them from a task."""
-    answer = ctx.elicit("What is your name?", NAME_SCHEMA)
+    answer = ctx.elicit("What is your name?", NAME_SCHEMA, key="user_name")
     name = (answer.get("content") or {}).get("name", "stranger")
     return Background(lambda task_ctx: f"Hello, {name}! (from a task)")
 

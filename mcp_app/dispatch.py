@@ -13,12 +13,20 @@ from typing import Any
 
 from django.conf import settings
 
+from common.logging import current_request_id
 from mcp_app import jsonrpc, tasks
-from mcp_app.context import LOG_LEVEL_META_KEY, LOG_LEVELS, PLAIN_JSON, Context, Outbox
+from mcp_app.context import LOG_LEVEL_META_KEY, LOG_LEVELS, PLAIN_JSON, Context, Outbox, owner_of
+from mcp_app.input_required import InputRequestsOutbox, InputRequired
 from mcp_app.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND, JsonRpcError, Request
 from mcp_app.registry import InvalidArguments, Registry, ResourceNotFound, ResourceTemplate, registry
-from mcp_app.versions import LEGACY_VERSIONS, SERVER_INFO_META_KEY, SUPPORTED_VERSIONS, is_modern
-from mcpsite.logging import current_request_id
+from mcp_app.registry.parameter_headers import check_parameter_headers
+from mcp_app.versions import (
+    CLIENT_CAPABILITIES_META_KEY,
+    LEGACY_VERSIONS,
+    SERVER_INFO_META_KEY,
+    SUPPORTED_VERSIONS,
+    is_modern,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +128,11 @@ class Call:
         if scope not in self.identity.scopes:
             raise InsufficientScope(scope, f"{self.request.method} {self.params.get('name') or self.params.get('uri')}")
 
+    def check_parameter_headers(self, headers) -> None:
+        """2026-07-28: the Mcp-Param-* headers repeat the tool's designated arguments (else -32020)."""
+        if self.request.method == "tools/call" and self.target is not None:
+            check_parameter_headers(self.target.input_schema, self.params.get("arguments"), headers, self.request.id)
+
     @property
     def can_stream(self) -> bool:
         """Whether the target takes a Context, so that an event stream could carry its messages."""
@@ -134,6 +147,8 @@ class Call:
             if handler is None:
                 raise JsonRpcError(METHOD_NOT_FOUND, f"Method not found: {self.request.method}")
             result = handler(self)
+        except InputRequired as exc:  # 2026-07-28: the client retries with the answers
+            result = exc.result
         except JsonRpcError as exc:
             return jsonrpc.error_message(exc, self.request.id)
         except Exception:
@@ -144,7 +159,7 @@ class Call:
     def finish(self, result: dict) -> dict:
         if not self.modern:
             return result
-        result = {"resultType": "complete", **result}  # a task's or input_required's own type stays
+        result = {"resultType": "complete", **result}
         result["_meta"] = {**result.get("_meta", {}), SERVER_INFO_META_KEY: server_info()}
         scope = CACHEABLE.get(self.request.method)
         if scope:
@@ -156,8 +171,16 @@ class Call:
         meta = self.params.get("_meta")
         meta = meta if isinstance(meta, dict) else {}
         level = meta.get(LOG_LEVEL_META_KEY) if self.modern else None
+        capabilities = meta.get(CLIENT_CAPABILITIES_META_KEY) if self.modern else None
+        outbox = self.outbox
+        if self.modern:  # questions become an input_required result, never requests on the stream
+            capabilities = capabilities if isinstance(capabilities, dict) else {}
+            outbox = InputRequestsOutbox(outbox, params=self.params, owner=owner_of(self.identity),
+                                         method=self.request.method, capabilities=capabilities,
+                                         request_id=self.request.id)
         return Context(
-            outbox=self.outbox,
+            outbox=outbox,
+            client_capabilities=capabilities,
             identity=self.identity,
             protocol_version=self.version,
             request_id=self.request.id,
@@ -190,7 +213,8 @@ class Call:
         return {}
 
     def list_page(self, kind: str) -> dict:
-        return self.registry.page(kind, self.params.get("cursor"), settings.MCP_PAGE_SIZE)
+        # 2026-07-28 schemas name their dialect; older clients get the schemas exactly as before.
+        return self.registry.page(kind, self.params.get("cursor"), settings.MCP_PAGE_SIZE, dialect=self.modern)
 
     def tools_call(self) -> dict:
         name = string_param(self.params, "name", self.request.id)

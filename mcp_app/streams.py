@@ -28,7 +28,7 @@ from django.db import connections
 from django.http import StreamingHttpResponse
 
 from mcp_app import jsonrpc, transport
-from mcp_app.context import Outbox, ToolError
+from mcp_app.context import Outbox, ToolError, owner_of
 from mcp_app.dispatch import Call
 from mcp_app.mailboxes import deliver_response, mailboxes
 
@@ -144,11 +144,6 @@ def run_with_channel(call: Callable[[Outbox], dict], request_id, owner: str) -> 
 
 
 # --- What the view calls ---------------------------------------------------------------------------
-
-
-def owner_of(identity) -> str:
-    """Whose answers a stream waits for: the same client acting for the same user (anonymous: empty)."""
-    return f"{identity.client_id}:{identity.subject}" if identity is not None else ""
 
 
 def answer(call: Call, accept: str) -> dict | StreamingHttpResponse:

@@ -26,6 +26,7 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from mcp_app.context import Context, ToolError
+from mcp_app.input_required import REQUIRED_CAPABILITY
 from mcp_app.jsonrpc import INTERNAL_ERROR, JsonRpcError
 from mcp_app.models import Task
 from mcp_app.registry import InvalidArguments, Tool
@@ -35,8 +36,6 @@ logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 1.0
 INPUT_POLL_SECONDS = 0.2
-# The key prefix of a question asked without a key, by what it asks (as 2026-07-28 input_required does).
-QUESTION_KINDS = {"elicitation/create": "elicitation", "sampling/createMessage": "sampling", "roots/list": "roots"}
 
 
 class Cancelled(Exception):
@@ -88,7 +87,7 @@ class TaskOutbox:
         if key is None:
             with self.lock:
                 self.asked += 1
-                key = f"{QUESTION_KINDS.get(method, 'input')}-{self.asked}"
+                key = f"{REQUIRED_CAPABILITY.get(method, 'input')}-{self.asked}"  # as input_required numbers them
         return self.request_many({key: (method, params)})[key]
 
     def request_many(self, requests: dict[str, tuple[str, dict]]) -> dict[str, dict]:

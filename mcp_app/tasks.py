@@ -20,7 +20,6 @@ work that becomes the task.
 """
 
 import secrets
-from dataclasses import replace
 from datetime import timedelta
 
 from django.conf import settings
@@ -28,11 +27,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from mcp_app.context import ToolError
+from mcp_app.input_required import InputRequired, input_responses
 from mcp_app.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, MISSING_REQUIRED_CLIENT_CAPABILITY, JsonRpcError
 from mcp_app.models import Task
 from mcp_app.registry import InvalidArguments, Tool
 from mcp_app.registry.content import error_result
-from mcp_app.task_runner import QUESTION_KINDS, Background, Cancelled, lease_end, pause, runner, worker_name
+from mcp_app.task_runner import Background, Cancelled, lease_end, pause, runner, worker_name
 from mcp_app.versions import CLIENT_CAPABILITIES_META_KEY
 
 TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
@@ -83,57 +83,20 @@ def start(call, tool: Tool, work) -> dict:
     return {"resultType": "task", **envelope(task)}
 
 
-class InputNeeded(Exception):
-    def __init__(self, requests: dict):
-        super().__init__("input needed")
-        self.requests = requests
-
-
-class AnswersOutbox:
-    """A launcher's questions, answered from the retry's `inputResponses` or asked as input_required."""
-
-    keyed = True
-
-    def __init__(self, answers: dict):
-        self.answers, self.asked = answers, 0
-
-    def notify(self, method: str, params: dict) -> None:
-        pass
-
-    def request(self, method: str, params: dict, timeout: float | None = None, *, key: str | None = None) -> dict:
-        self.asked += 1
-        key = key or f"{QUESTION_KINDS.get(method, 'input')}-{self.asked}"
-        return self.request_many({key: (method, params)})[key]
-
-    def request_many(self, requests: dict) -> dict:
-        missing = {key: {"method": method, "params": params}
-                   for key, (method, params) in requests.items() if key not in self.answers}
-        if missing:
-            raise InputNeeded(missing)
-        return {key: self.answers[key] for key in requests}
-
-
 def launch(call, tool: Tool, arguments: dict) -> dict:
-    context = replace(call.context(), outbox=AnswersOutbox(input_responses(call)))
+    """A launcher runs on the request: its questions are the 2026-07-28 input_required round trips (the
+    request's Context, mcp_app.input_required), and the Background it returns becomes the task."""
     try:
-        value = tool.function.call(arguments, context)
-    except InputNeeded as needed:
-        return {"resultType": "input_required", "inputRequests": needed.requests}
+        value = tool.function.call(arguments, call.context())
     except ToolError as exc:
         return error_result(str(exc))
+    except (InputRequired, JsonRpcError):  # answered by the dispatch: input_required, -32021, …
+        raise
     except Exception as exc:
         return tool.failure(exc)
     if isinstance(value, Background):
         return start(call, tool, value.work)
     return tool.to_result(value)
-
-
-def input_responses(call) -> dict:
-    """The request's `inputResponses`: an object of result objects (else -32602)."""
-    responses = call.params.get("inputResponses", {})
-    if not isinstance(responses, dict) or not all(isinstance(value, dict) for value in responses.values()):
-        raise call.invalid('Invalid params: "inputResponses" must be an object of result objects')
-    return responses
 
 
 # --- Services ----------------------------------------------------------------------------------------------
@@ -224,7 +187,7 @@ def tasks_get(call) -> dict:
 
 def tasks_update(call) -> dict:
     task = requested_task(call)
-    task_answer(task=task, responses=input_responses(call))
+    task_answer(task=task, responses=input_responses(call.params, call.request.id))
     return {}
 
 

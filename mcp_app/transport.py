@@ -13,8 +13,10 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
-from rest_framework.exceptions import AuthenticationFailed, MethodNotAllowed, NotAuthenticated
+from rest_framework.exceptions import AuthenticationFailed, MethodNotAllowed, NotAuthenticated, Throttled
 
+from common.errors import too_many_requests
+from common.logging import current_request_id
 from mcp_app import jsonrpc
 from mcp_app.authentication import bearer_sent, challenge_response
 from mcp_app.jsonrpc import (
@@ -29,7 +31,6 @@ from mcp_app.jsonrpc import (
     JsonRpcError,
 )
 from mcp_app.dispatch import AuthenticationRequired, InsufficientScope
-from mcpsite.logging import current_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +145,8 @@ def error_response(exc: Exception, request, *, modern: bool) -> HttpResponse:
         return challenge_response("invalid_request")
     if isinstance(exc, InsufficientScope):
         return challenge_response("insufficient_scope", scopes=sorted({*settings.OAUTH_DEFAULT_SCOPES, exc.scope}))
+    if isinstance(exc, Throttled):
+        return too_many_requests("mcp", exc.wait or 1, request)
     if isinstance(exc, MethodNotAllowed):
         return json_response(jsonrpc.error_message(JsonRpcError(INVALID_REQUEST, "Method Not Allowed: POST one "
                              "JSON-RPC message; this server keeps no sessions or streams")), modern=modern, status=405)

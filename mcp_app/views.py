@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from mcp_app import jsonrpc, streams, transport, versions
 from mcp_app.authentication import BearerTokenAuthentication
 from mcp_app.dispatch import AuthenticationRequired, Call
+from mcp_app.throttling import McpRateThrottle
 
 
 class JsonOnly(BaseContentNegotiation):
@@ -23,6 +24,7 @@ class McpView(APIView):
     http_method_names = ["post"]  # GET (server stream) and DELETE (sessions): we keep neither
     authentication_classes = [BearerTokenAuthentication]
     permission_classes = []
+    throttle_classes = [McpRateThrottle]
     parser_classes = []  # the body is parsed once, by jsonrpc.parse_message
     renderer_classes = [JSONRenderer]
     content_negotiation_class = JsonOnly
@@ -54,6 +56,8 @@ class McpView(APIView):
         if self.modern:
             versions.check_modern_request(message, version, request.headers)
         call = Call(message, version, request.user)
+        if self.modern:
+            call.check_parameter_headers(request.headers)
         call.authorize()
         response = transport.write(streams.answer(call, request.headers.get("Accept", "")), modern=self.modern)
         if message.method == "initialize":

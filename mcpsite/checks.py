@@ -33,6 +33,13 @@ def configuration_problems() -> list[tuple[str, str, str]]:
              "lets a stolen refresh token be replayed without revoking its family.",
              "Use a few seconds (the default is 5), or 0 to treat every reuse as a replay.")
         )
+    if settings.RATE_LIMIT_LOGIN_ACCOUNT_MAX < settings.RATE_LIMIT_LOGIN_MAX:
+        problems.append(
+            ("mcpsite.E011", "RATE_LIMIT_LOGIN_ACCOUNT_MAX is below RATE_LIMIT_LOGIN_MAX: a burst of wrong passwords "
+             "from one address would lock the account's owner out everywhere.",
+             "Leave RATE_LIMIT_LOGIN_ACCOUNT_MAX unset (10 x RATE_LIMIT_LOGIN_MAX) or set it much higher.")
+        )
+    problems += oidc_problems()
     task_settings = ("MCP_TASK_TTL_SECONDS", "MCP_TASK_POLL_INTERVAL_MS", "MCP_TASK_THREADS")
     for name in [name for name in task_settings if getattr(settings, name) < 1]:
         problems.append(("mcpsite.E031", f"{name} must be a positive integer (it is {getattr(settings, name)}).",
@@ -76,6 +83,35 @@ def configuration_problems() -> list[tuple[str, str, str]]:
             ("mcpsite.E009", "MCP_CONFORMANCE_FIXTURES is on in production: the conformance suite's test tools "
              "would be offered to every client.", "Unset MCP_CONFORMANCE_FIXTURES.")
         )
+    return problems
+
+
+def oidc_problems() -> list[tuple[str, str, str]]:
+    """The organisation sign-in (OIDC_*): complete when configured, https and a secret in production."""
+    if not settings.OIDC_ISSUER:
+        if settings.OIDC_ONLY:
+            return [("mcpsite.E020", "OIDC_ONLY is on but OIDC_ISSUER is empty: nobody could sign in.",
+                     "Set OIDC_ISSUER (and OIDC_CLIENT_ID, OIDC_CLIENT_SECRET) or unset OIDC_ONLY.")]
+        return []
+    problems = []
+    if not settings.OIDC_ISSUER.startswith(("https://", "http://")):
+        problems.append(("mcpsite.E021", f"OIDC_ISSUER must be an http(s) URL (it is {settings.OIDC_ISSUER!r}).",
+                         "Set it to the issuer your identity provider documents, e.g. https://login.example.com."))
+    if not settings.OIDC_CLIENT_ID:
+        problems.append(("mcpsite.E022", "OIDC_ISSUER is set but OIDC_CLIENT_ID is empty.",
+                         "Register this server at the identity provider (docs/sso.md) and set OIDC_CLIENT_ID."))
+    if "openid" not in settings.OIDC_SCOPES.split():
+        problems.append(("mcpsite.E023", f"OIDC_SCOPES must include openid (it is {settings.OIDC_SCOPES!r}).",
+                         "Use the default: openid email profile."))
+    if settings.OIDC_SESSION_MAX_AGE <= 0:
+        problems.append(("mcpsite.E024", "OIDC_SESSION_MAX_AGE must be a positive number of seconds.",
+                         "Use the default 86400 (a day) or the sign-in lifetime your organisation wants."))
+    if settings.IS_PRODUCTION and not settings.OIDC_ISSUER.startswith("https://"):
+        problems.append(("mcpsite.E025", "OIDC_ISSUER must be an https:// URL in production.",
+                         "Use the identity provider's https issuer."))
+    if settings.IS_PRODUCTION and not settings.OIDC_CLIENT_SECRET:
+        problems.append(("mcpsite.E026", "OIDC_CLIENT_SECRET is empty in production.",
+                         "Register this server as a confidential client at the identity provider and set it."))
     return problems
 
 

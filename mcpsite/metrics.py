@@ -7,7 +7,7 @@ Redis, so any instance reports the whole deployment: scrape one address. Without
 each worker reports its own counts.
 
 Series: requests and latency per endpoint (the URL pattern's name, never the raw path), authentication
-failures (401/403 answers), rate-limit rejections (mcpsite.ratelimit's signal) and the OAuth events of
+failures (401/403 answers), rate-limit rejections (common.errors' signal) and the OAuth events of
 the audit log (tokens issued, refreshed and revoked, registrations, ...).
 
 Every label value comes from a closed set (anything else is counted as `other`), so anonymous callers
@@ -53,7 +53,7 @@ KEY_TTL_SECONDS = 30 * 24 * 3600
 OTHER = "other"
 UNMATCHED = "unmatched"  # no URL pattern matched (scanners, typos)
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
-RATE_LIMITS = frozenset({"oauth", "mcp", "login"})  # the limits mcpsite.ratelimit names; add new ones here
+RATE_LIMITS = frozenset({"oauth", "mcp", "login"})  # the limits oauth_app.ratelimit and mcp_app.throttling name; add new ones here
 
 
 class Counters:
@@ -192,7 +192,7 @@ def count_oauth_event(sender, instance, created, **kwargs) -> None:
 
 def connect_signals() -> None:
     """The events other modules announce (idempotent: dispatch_uid)."""
-    from mcpsite.ratelimit import rate_limited
+    from common.errors import rate_limited
     from oauth_app.models import AuditEvent
 
     rate_limited.connect(count_rate_limited, dispatch_uid="metrics.rate_limited")

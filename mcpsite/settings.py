@@ -6,6 +6,7 @@ system checks in `mcpsite/checks.py`, which stop the server in production.
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from dotenv import load_dotenv
@@ -48,6 +49,17 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
+def env_pairs(name: str) -> list[tuple[str, str]]:
+    """`a=b,c=d` as [(a, b), (c, d)]."""
+    pairs = []
+    for item in env_list(name):
+        left, equals, right = item.partition("=")
+        if not (equals and left.strip() and right.strip()):
+            raise ValueError(f"{name} entries must look like idp-group=django-group, got {item!r}")
+        pairs.append((left.strip(), right.strip()))
+    return pairs
+
+
 # --- Environment ------------------------------------------------------------------------------
 ENVIRONMENT = env_str("ENVIRONMENT", "development").lower()
 IS_PRODUCTION = ENVIRONMENT == "production"
@@ -86,6 +98,21 @@ OAUTH_SCOPES = {
 }
 OAUTH_DEFAULT_SCOPES = ["mcp:tools"]
 OAUTH_REMEMBER_CONSENT = env_bool("OAUTH_REMEMBER_CONSENT", True)
+
+# --- Organisation sign-in through an upstream OpenID Connect provider (oauth_app/sso) -----------------
+# Empty OIDC_ISSUER: local passwords only. The IdP only authenticates people; we stay the MCP authorization server.
+OIDC_ISSUER = env_str("OIDC_ISSUER").rstrip("/")
+OIDC_CLIENT_ID = env_str("OIDC_CLIENT_ID")
+OIDC_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET")
+OIDC_SCOPES = env_str("OIDC_SCOPES", "openid email profile")
+OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+# "idp-group=django-group,...": only these Django groups are synced; empty mirrors the IdP's groups by name.
+OIDC_GROUP_MAP = env_pairs("OIDC_GROUP_MAP")
+OIDC_ONLY = env_bool("OIDC_ONLY", False)
+OIDC_SESSION_MAX_AGE = env_int("OIDC_SESSION_MAX_AGE", 86400)
+# Shown on the login page's "Sign in with …" button; default: the issuer's host name.
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME") or (urlsplit(OIDC_ISSUER).hostname or "")
 
 # --- Storage ----------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
@@ -145,9 +172,11 @@ RATE_LIMIT_OAUTH_WINDOW = env_int("RATE_LIMIT_OAUTH_WINDOW", 900)
 RATE_LIMIT_OAUTH_MAX = env_int("RATE_LIMIT_OAUTH_MAX", 100)
 RATE_LIMIT_MCP_WINDOW = env_int("RATE_LIMIT_MCP_WINDOW", 60)
 RATE_LIMIT_MCP_MAX = env_int("RATE_LIMIT_MCP_MAX", 60)
-# Failed sign-ins allowed per account and per address in the window (mcpsite/ratelimit.py).
+# Failed sign-ins allowed per address and per (account, address) in the window (oauth_app/ratelimit.py), and
+# per account from anywhere: 10 times as many by default, so a burst from one place cannot lock the owner out.
 RATE_LIMIT_LOGIN_WINDOW = env_int("RATE_LIMIT_LOGIN_WINDOW", 900)
 RATE_LIMIT_LOGIN_MAX = env_int("RATE_LIMIT_LOGIN_MAX", 10)
+RATE_LIMIT_LOGIN_ACCOUNT_MAX = env_int("RATE_LIMIT_LOGIN_ACCOUNT_MAX", 10 * RATE_LIMIT_LOGIN_MAX)
 # django-ratelimit: count on the default (shared) cache; a cache outage must not take the service down.
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_FAIL_OPEN = True
@@ -206,11 +235,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "mcpsite.metrics.MetricsMiddleware",  # outermost: times and counts every answer, 429s included
-    "mcpsite.logging.RequestIdMiddleware",
-    "mcpsite.availability.DatabaseUnavailableMiddleware",
+    "common.logging.RequestIdMiddleware",
+    "common.availability.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
-    "mcpsite.ratelimit.RateLimitMiddleware",
+    "oauth_app.ratelimit.RateLimitMiddleware",
     "django.middleware.common.CommonMiddleware",
     # Django's browser-only middleware, skipped on /mcp (bearer tokens, no pages): mcpsite/middleware.py.
     "mcpsite.middleware.SessionMiddleware",
@@ -378,9 +407,9 @@ LOG_REQUESTS = env_bool("LOG_REQUESTS", True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "mcpsite.logging.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "common.logging.RequestIdFilter"}},
     "formatters": {
-        "json": {"()": "mcpsite.logging.JsonFormatter"},
+        "json": {"()": "common.logging.JsonFormatter"},
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
     "handlers": {

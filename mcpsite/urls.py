@@ -9,6 +9,7 @@ urlpatterns = [
     path("health", health, name="health"),
     path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
+    path("accounts/", include("oauth_app.sso.urls")),  # before Django's: its login page wins
     path("accounts/", include("django.contrib.auth.urls")),
     path("docs/schema", SpectacularAPIView.as_view(), name="openapi-schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="docs"),

@@ -256,3 +256,5 @@ for model, base in ((AccessToken, AccessTokenAdmin), (RefreshToken, RefreshToken
     if admin.site.is_registered(model):
         admin.site.unregister(model)
     admin.site.register(model, type(base.__name__, (AuditedRevokeMixin, base), {}))
+
+from oauth_app.sso import admin as sso_admin  # noqa: E402, F401  (the user admin and the admin sign-in form)

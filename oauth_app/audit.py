@@ -5,9 +5,9 @@ Call `record(kind, ...)` from services and views; never pass a secret or a token
 
 import logging
 
+from common.http import client_address  # X-Forwarded-For only from trusted proxies
+from common.logging import current_request_id
 from oauth_app.models import AuditEvent
-from mcpsite.logging import current_request_id
-from mcpsite.ratelimit import client_address  # X-Forwarded-For only from trusted proxies
 
 logger = logging.getLogger("oauth_app.audit")
 

@@ -7,6 +7,8 @@ with, its token endpoint authentication method and a per-client PKCE switch. Its
 which token or open registration) is the client's `client_registered` audit event.
 """
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models.fields.json import KeyTextTransform
@@ -193,3 +195,40 @@ def registration_event_policies():
         AuditEvent.objects.filter(kind=AuditEvent.Kind.CLIENT_REGISTERED).order_by("created_at")
         .values_list(KeyTextTransform("policy", "details"), flat=True)
     )
+
+
+class IdpIdentity(models.Model):
+    """The link between a Django user and a person at the upstream OpenID Connect provider (oauth_app.sso).
+
+    (issuer, subject) is what identifies the person again: the username may change at the IdP.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="idp_identity")
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    sid = models.CharField(max_length=255, blank=True, help_text="The IdP session of the last sign-in.")
+    last_sign_in_at = models.DateTimeField(null=True, blank=True)
+    signed_out_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last back-channel logout from the IdP (tokens revoked then)."
+    )
+    synced_groups = models.JSONField(
+        default=list, blank=True, help_text="Django groups granted from the IdP at the last sign-in."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "IdP identity"
+        verbose_name_plural = "IdP identity"
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="unique_idp_subject")]
+        indexes = [models.Index(fields=["issuer", "sid"], name="idp_identity_sid")]
+
+    def __str__(self):
+        return f"{self.subject} at {self.issuer}"
+
+    def sign_in_is_current(self, max_age_seconds: int) -> bool:
+        """Signed in at the IdP within max_age_seconds, and not signed out there since."""
+        if self.last_sign_in_at is None:
+            return False
+        if self.signed_out_at is not None and self.signed_out_at >= self.last_sign_in_at:
+            return False
+        return self.last_sign_in_at + timedelta(seconds=max_age_seconds) > timezone.now()

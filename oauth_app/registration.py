@@ -140,7 +140,7 @@ def dcr_token_find(identifier: str) -> InitialAccessToken:
 def registration_authorize(request) -> RegistrationGrant:
     """Which policy lets this request register? A presented token must be valid even when DCR is open.
 
-    Open registration is rate limited per address with the other /oauth/ endpoints (mcpsite.ratelimit).
+    Open registration is rate limited per address with the other /oauth/ endpoints (oauth_app.ratelimit).
     """
     raw = parse_bearer_token(request.META.get("HTTP_AUTHORIZATION", ""))
     if raw is None and settings.DCR_OPEN_REGISTRATION:

@@ -258,3 +258,4 @@ def identity_from_claims(claims: dict) -> TokenIdentity:
         expires_at=int(claims["exp"]),
         jti=str(claims["jti"]),
     )
+

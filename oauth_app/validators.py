@@ -13,6 +13,8 @@ What this adds to OAuth2Validator (DOT 3.4.1), each tested in tests/oauth:
 - Refresh rotation in a fixed, small number of queries: the old refresh token is claimed with one
   conditional UPDATE (a concurrent second use gets invalid_grant), its access token expired. A retry
   within REFRESH_TOKEN_REUSE_GRACE_SECONDS after a lost response gets a fresh pair, not a revocation.
+- People who sign in through the organisation's IdP (oauth_app.sso) refresh only while their last IdP
+  sign-in is younger than OIDC_SESSION_MAX_AGE and not followed by a back-channel logout.
 - The Redis allow-list learns new access tokens at issuance and forgets superseded ones at once.
 """
 
@@ -181,7 +183,7 @@ class Validator(ValidatorSeam):
         section 4.14.2), unless it is a retry after a lost response (`_retried_rotation`); a live
         one needs its access token and must not be older than REFRESH_TOKEN_LIFETIME past that token."""
         rt = (
-            RefreshToken.objects.select_related("access_token", "user")
+            RefreshToken.objects.select_related("access_token", "user", "user__idp_identity")
             .filter(token_checksum=digest(refresh_token))
             .order_by(F("revoked").desc(nulls_first=True))
             .first()
@@ -197,6 +199,9 @@ class Validator(ValidatorSeam):
         lifetime = refresh_token_expire_timedelta()
         if rt.access_token is None or (lifetime and rt.access_token.expires + lifetime <= timezone.now()):
             return False
+        identity = getattr(rt.user, "idp_identity", None)
+        if identity is not None and not identity.sign_in_is_current(settings.OIDC_SESSION_MAX_AGE):
+            return False  # OIDC_SESSION_MAX_AGE since the IdP last signed them in, or signed out there
         request.user = rt.user
         request.refresh_token = refresh_token
         request.refresh_token_instance = rt

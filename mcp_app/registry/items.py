@@ -8,10 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.logging import current_request_id
 from mcp_app.context import Context, ToolError
+from mcp_app.input_required import InputRequired
+from mcp_app.jsonrpc import JsonRpcError
 from mcp_app.registry.content import Content, ToolResult, error_result, resource_contents, text, user_message
-from mcp_app.registry.signatures import Function, InvalidArguments, Output, input_schema
-from mcpsite.logging import current_request_id
+from mcp_app.registry.signatures import Function, InvalidArguments, Output, input_schema, with_dialect
 
 logger = logging.getLogger(__name__)
 
@@ -34,19 +36,25 @@ class Tool:
     # launcher runs on the request and returns the task's work (mcp_app.tasks.Background).
     task_support: str | None = None
     task_launcher: bool = False
+    schema: dict | None = None  # an inputSchema given as is, instead of the one of the parameters
 
     @property
     def uses_context(self) -> bool:
         return self.function.context_name is not None
 
-    def descriptor(self) -> dict:
+    @property
+    def input_schema(self) -> dict:
+        return self.schema if self.schema is not None else input_schema(self.function.arguments)
+
+    def descriptor(self, dialect: bool = False) -> dict:
+        """What tools/list shows; `dialect` adds `$schema` (2026-07-28) to the schemas we generate."""
         descriptor: dict[str, Any] = {"name": self.name}
         if self.title:
             descriptor["title"] = self.title
         descriptor["description"] = self.description
-        descriptor["inputSchema"] = input_schema(self.function.arguments)
+        descriptor["inputSchema"] = with_dialect(self.input_schema) if dialect else self.input_schema
         if self.output.schema:
-            descriptor["outputSchema"] = self.output.schema
+            descriptor["outputSchema"] = with_dialect(self.output.schema) if dialect else self.output.schema
         if self.annotations:
             descriptor["annotations"] = self.annotations
         if self.task_support:
@@ -61,6 +69,8 @@ class Tool:
             value = self.function.call(self.function.validate(arguments, f"tool '{self.name}'"), context)
         except (InvalidArguments, ToolError) as exc:
             return error_result(str(exc))
+        except (InputRequired, JsonRpcError):  # answered by the dispatch: input_required, -32021, …
+            raise
         except Exception as exc:
             return self.failure(exc)
         return self.to_result(value)

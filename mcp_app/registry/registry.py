@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from mcp_app.jsonrpc import INVALID_PARAMS, JsonRpcError
 from mcp_app.registry.cursors import decode_cursor, encode_cursor
 from mcp_app.registry.items import Prompt, Resource, ResourceTemplate, Tool
+from mcp_app.registry.parameter_headers import check_header_parameters
 from mcp_app.registry.signatures import Function, description_of, output_of
 
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")  # 2025-11-25 tool name guidance
@@ -24,13 +25,14 @@ class Registry:
         self.resources: dict[str, Resource] = {}
         self.templates: dict[str, ResourceTemplate] = {}
         self.prompts: dict[str, Prompt] = {}
-        self._descriptors: dict[str, list[dict]] = {}
-        self._pages: dict[tuple[str, int, int], dict] = {}
+        self._descriptors: dict[tuple[str, bool], list[dict]] = {}
+        self._pages: dict[tuple[str, int, int, bool], dict] = {}
 
     # Decorators -----------------------------------------------------------------------------------
     def tool(self, fn=None, *, name=None, title=None, description=None, annotations=None, scope=None, meta=None,
-             task_support=None, task_launcher=False):
+             input_schema=None, task_support=None, task_launcher=False):
         """Register a function as a tool. `annotations` are MCP ToolAnnotations (readOnlyHint, …);
+        `input_schema` replaces the schema of the parameters in tools/list (they still validate);
         `task_support` ("optional" or "required") lets a call run as a task (docs/tools.md)."""
 
         def register(fn):
@@ -40,11 +42,13 @@ class Registry:
             if task_support not in TASK_SUPPORT or (task_launcher and not task_support):
                 raise ImproperlyConfigured(f"tool {tool_name!r}: task_support must be one of \"optional\", "
                                            "\"required\" or None, and a task_launcher needs it")
-            self._add(self.tools, tool_name, Tool(
+            item = Tool(
                 function=Function.of(fn, tool_name), name=tool_name, description=description_of(fn, description),
                 title=title, annotations=annotations, scope=scope, output=output_of(fn), meta=meta,
-                task_support=task_support, task_launcher=task_launcher,
-            ))
+                schema=input_schema, task_support=task_support, task_launcher=task_launcher,
+            )
+            check_header_parameters(tool_name, item.input_schema)
+            self._add(self.tools, tool_name, item)
             return fn
 
         return register(fn) if fn is not None else register
@@ -103,12 +107,14 @@ class Registry:
                 return template, match.groupdict()
         return None
 
-    def page(self, kind: str, cursor: str | None, page_size: int) -> dict:
-        """One page of a list result, `kind` in LIST_KEYS; stable order (by name or URI)."""
+    def page(self, kind: str, cursor: str | None, page_size: int, dialect: bool = False) -> dict:
+        """One page of a list result, `kind` in LIST_KEYS; stable order (by name or URI). `dialect`: tool
+        schemas name their JSON Schema dialect (2026-07-28)."""
         offset = decode_cursor(cursor)
-        key = (kind, offset, page_size)
+        dialect = dialect and kind == "tools"
+        key = (kind, offset, page_size, dialect)
         if key not in self._pages:
-            items = self.descriptors(kind)
+            items = self.descriptors(kind, dialect)
             if offset > len(items):
                 raise JsonRpcError(INVALID_PARAMS, "Invalid cursor")
             page: dict[str, Any] = {LIST_KEYS[kind]: items[offset: offset + page_size]}
@@ -117,12 +123,15 @@ class Registry:
             self._pages[key] = page
         return self._pages[key]
 
-    def descriptors(self, kind: str) -> list[dict]:
-        if kind not in self._descriptors:
+    def descriptors(self, kind: str, dialect: bool = False) -> list[dict]:
+        key = (kind, dialect)
+        if key not in self._descriptors:
             table = {"tools": self.tools, "resources": self.resources, "templates": self.templates,
                      "prompts": self.prompts}[kind]
-            self._descriptors[kind] = [table[key].descriptor() for key in sorted(table)]
-        return self._descriptors[kind]
+            self._descriptors[key] = [
+                table[name].descriptor(dialect=True) if dialect else table[name].descriptor() for name in sorted(table)
+            ]
+        return self._descriptors[key]
 
 
 registry = Registry()

@@ -42,6 +42,15 @@ def arguments_model(fn: Callable, name: str, hints: dict, skip: str | None) -> t
     return pydantic.create_model(f"{name}_arguments", __config__=config, **fields)
 
 
+# MCP's default dialect (SEP-1613); pydantic writes 2020-12 schemas ($defs, prefixItems).
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def with_dialect(schema: dict) -> dict:
+    """The schema with its dialect named first (a schema that names its own is left as it is)."""
+    return schema if "$schema" in schema else {"$schema": JSON_SCHEMA_DIALECT, **schema}
+
+
 def input_schema(model: type[pydantic.BaseModel]) -> dict:
     schema = model.model_json_schema()
     schema.pop("title", None)

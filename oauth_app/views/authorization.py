@@ -10,6 +10,7 @@ import json
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth import logout
 from django.http import HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -25,6 +26,7 @@ from oauth_app import audit, consent
 from oauth_app.dot_seam import add_iss_to_redirect
 from oauth_app.introspection import introspect
 from oauth_app.models import AuditEvent, Client
+from oauth_app.sso.provisioning import sign_in_is_stale
 from oauth_app.validators import canonical_resource, invalid_target
 
 # RFC 6749 section 5.2: a failed client authentication answers 401 with the scheme clients use.
@@ -44,6 +46,11 @@ def oauth_response(body: str, status: int, headers: dict) -> HttpResponse:
 @method_decorator(never_cache, name="dispatch")
 class AuthorizationView(dot.AuthorizationView):
     """Login first (LoginRequiredMixin), then the consent page, unless the user already consented."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if sign_in_is_stale(request.user):  # the IdP must sign them in again (OIDC_SESSION_MAX_AGE, logout)
+            logout(request)
+        return super().dispatch(request, *args, **kwargs)
 
     def get(self, request, *args, **kwargs):
         # Whether to ask again is our policy (oauth_app.consent), not the client's approval_prompt.

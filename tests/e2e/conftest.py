@@ -8,17 +8,22 @@ TEST_USERNAME = "alice"
 TEST_PASSWORD = "correct-horse-battery-staple-42"
 
 
+def add_test_person(deployment: Deployment) -> None:
+    """alice, who signs in with TEST_PASSWORD."""
+    deployment.manage(
+        "shell", "-c",
+        "from django.contrib.auth import get_user_model; "
+        f"get_user_model().objects.create_user('{TEST_USERNAME}', password='{TEST_PASSWORD}')",
+    )
+
+
 @pytest.fixture(scope="session")
 def deployment(tmp_path_factory) -> Deployment:
     port = free_port()
     deployment = make_deployment(tmp_path_factory.mktemp("deployment"), port)
     deployment.port = port
     deployment.base_url = f"http://127.0.0.1:{port}"
-    deployment.manage(
-        "shell", "-c",
-        "from django.contrib.auth import get_user_model; "
-        f"get_user_model().objects.create_user('{TEST_USERNAME}', password='{TEST_PASSWORD}')",
-    )
+    add_test_person(deployment)
     deployment.start_gunicorn(port, log_path=tmp_path_factory.mktemp("logs") / "gunicorn.log")
     yield deployment
     deployment.stop()

@@ -1,11 +1,13 @@
-"""The official MCP conformance suite (@modelcontextprotocol/conformance 0.1.16, `server`, active scenarios)
-against gunicorn with the conformance fixtures on, and the event-stream channel across workers.
+"""The official MCP conformance suite (@modelcontextprotocol/conformance 0.2.0-alpha.12) against gunicorn with
+the conformance fixtures on: its `server` mode (`--suite all`, and exactly what the 2026-07-28 and
+2025-11-25 revisions require, each at its own wire version), its `authorization` mode against our
+authorization server, and the event-stream channel across workers.
 
 The suite cannot send headers, so it talks to a loopback proxy that adds alice's bearer token (obtained
 through the real OAuth flow): the whole protected path is what gets tested, DNS-rebinding checks
 included (Host and Origin pass through the proxy unchanged). gunicorn runs 2 gthread workers of 4
 threads: the client's answer to a sampling or elicitation request may reach the other worker, so it
-travels through Redis.
+travels through Redis; a 2026-07-28 retry with `inputResponses` may too, and carries its own state.
 """
 
 import json
@@ -19,6 +21,7 @@ import requests
 import yaml
 
 from harness.servers import ROOT, drop_database, e2e_redis_url, free_port, make_deployment
+from mcp_client import McpOAuthClient, log_in_and_consent
 from tests.e2e.clients.bearer_proxy import BearerProxy
 from tests.e2e.conftest import TEST_PASSWORD, TEST_USERNAME
 from tests.e2e.official_tools import CLIENTS, CONFORMANCE, SDK_PYTHON, access_token, node_environment, require
@@ -26,8 +29,14 @@ from tests.e2e.official_tools import CLIENTS, CONFORMANCE, SDK_PYTHON, access_to
 pytestmark = pytest.mark.e2e
 
 EXPECTED_FAILURES = ROOT / "tests" / "e2e" / "conformance-expected-failures.yml"
-# conformance 0.1.16 has 32 server scenarios; json-schema-2020-12 and server-sse-polling are pending.
-ACTIVE_SCENARIOS = 30
+# What each run selects, and how many scenarios the pinned suite has in it (a smaller number means
+# scenarios were skipped or the pin moved: both deserve a look).
+SUITE_RUNS = {
+    "all": (["--suite", "all"], 65),
+    "2026-07-28": (["--requirements", "2026-07-28"], 50),
+    "2025-11-25": (["--requirements", "2025-11-25"], 33),
+}
+AUTHORIZATION_SCENARIOS = 2
 SUMMARY_LINE = re.compile(r"^([✓✗]) (\S+): (\d+) passed, (\d+) failed$")
 PROTOCOL_VERSION = "2025-11-25"
 
@@ -45,6 +54,8 @@ def start_fixture_server(tmp_path_factory, name: str, threads: int, **env: str):
     deployment.log_path = tmp_path_factory.mktemp(f"{name}-logs") / "gunicorn.log"
     deployment.start_gunicorn(port, workers=2 if deployment.env["REDIS_URL"] else 1, log_path=deployment.log_path)
     deployment.port = port
+    deployment.dcr_token = dcr_token
+    deployment.issuer = f"http://127.0.0.1:{port}"
     deployment.mcp_url = f"http://127.0.0.1:{port}/mcp"
     deployment.token = access_token(deployment.mcp_url, dcr_token)
     return deployment
@@ -63,31 +74,80 @@ def suite_target(tmp_path_factory):
 
 
 def expected_failures() -> set[str]:
-    return set(yaml.safe_load(EXPECTED_FAILURES.read_text()).get("server") or [])
+    return {entry for entry in yaml.safe_load(EXPECTED_FAILURES.read_text()).get("server") or []}
 
 
-def test_conformance_suite_passes_every_active_scenario_but_the_listed_expected_failures(suite_target, tmp_path):
-    run = subprocess.run(
-        [require(CONFORMANCE), "server", "--url", suite_target.suite_url, "--expected-failures",
-         str(EXPECTED_FAILURES), "-o", str(tmp_path / "results")],
-        cwd=tmp_path, env=node_environment(tmp_path / "home"), capture_output=True, text=True, timeout=420,
-    )
-    output = re.sub(r"\x1b\[[0-9;]*m", "", run.stdout + run.stderr)
-    summary = output[output.find("=== SUMMARY ==="):]
+def summary_of(output: str) -> tuple[str, dict[str, bool]]:
+    """The suite's summary and each scenario's verdict (True: every check passed)."""
+    summary = output[output.find("=== SUMMARY ==="):] if "=== SUMMARY ===" in output else output
     results = {match[2]: match[1] == "✓" for match in map(SUMMARY_LINE.match, summary.splitlines()) if match}
+    return summary, results
+
+
+def run_suite(command: list[str], tmp_path, timeout: int = 420, **kwargs) -> tuple[subprocess.CompletedProcess, str]:
+    run = subprocess.run([require(CONFORMANCE), *command, "-o", str(tmp_path / "results")], cwd=tmp_path,
+                         env=node_environment(tmp_path / "home"), capture_output=True, text=True, timeout=timeout,
+                         **kwargs)
+    return run, re.sub(r"\x1b\[[0-9;]*m", "", run.stdout + run.stderr)
+
+
+@pytest.mark.parametrize("selection", SUITE_RUNS)
+def test_conformance_suite_passes_every_scenario_but_the_listed_expected_failures(selection, suite_target, tmp_path):
+    arguments, scenarios = SUITE_RUNS[selection]
+    run, output = run_suite(["server", "--url", suite_target.suite_url, *arguments, "--expected-failures",
+                             str(EXPECTED_FAILURES)], tmp_path)
+    summary, results = summary_of(output)
     failed = {scenario for scenario, passed in results.items() if not passed}
-    explanation = f"{summary}\n--- failed checks ---\n{failed_checks(output)}\n--- server log ---\n" \
+    explanation = f"{summary}\n--- failed checks ---\n{failed_checks(tmp_path / 'results')}\n--- server log ---\n" \
                   f"{suite_target.log_path.read_text()[-4000:]}"
 
-    assert len(results) == ACTIVE_SCENARIOS, explanation
-    assert failed == expected_failures(), explanation
+    assert len(results) == scenarios, explanation
+    assert failed == expected_failures() & set(results), explanation
     assert run.returncode == 0, explanation
 
 
-def failed_checks(output: str) -> str:
-    """The suite's '=== Failed Checks ===' sections, which name each failed check and its error."""
-    return "\n".join(line for line in output.splitlines()
-                     if line.strip().startswith(("- ", "Error:")) or "Running client scenario" in line)[-6000:]
+def failed_checks(results) -> str:
+    """Each failed or warned check of a run (from the suite's checks.json files), with its error."""
+    lines = []
+    for path in sorted(results.glob("*/checks.json")):
+        for check in json.loads(path.read_text()):
+            if check.get("status") in ("FAILURE", "WARNING"):
+                lines.append(f"{path.parent.name}: {check.get('id')} {check['status']}: {check.get('errorMessage')}")
+    return "\n".join(lines)[-6000:]
+
+
+def test_conformance_suite_authorization_scenarios_pass_against_our_authorization_server(suite_target, tmp_path):
+    """Metadata, then an authorization code grant with PKCE: the suite prints the authorization URL for a
+    person to open; alice signs in and consents, and her browser lands on the suite's callback."""
+    callback_port = free_port()
+    redirect_uri = f"http://127.0.0.1:{callback_port}/callback"
+    client = McpOAuthClient(suite_target.mcp_url)
+    client.discover()
+    registered = client.register(redirect_uri=redirect_uri, initial_access_token=suite_target.dcr_token,
+                                 client_name="conformance-authorization")
+    command = [require(CONFORMANCE), "authorization", "--url", suite_target.issuer, "--client-id",
+               registered.client_id, "--resource", suite_target.mcp_url, "--port", str(callback_port),
+               "-o", str(tmp_path / "results")]
+    suite = subprocess.Popen(command, cwd=tmp_path, env=node_environment(tmp_path / "home"), text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        printed = []
+        for line in suite.stdout:
+            printed.append(line)
+            if line.startswith(f"{suite_target.issuer}/") and "response_type=code" in line:
+                landing = log_in_and_consent(line.strip(), redirect_uri, TEST_USERNAME, TEST_PASSWORD)
+                requests.get(landing, timeout=30)  # the browser follows the redirect to the suite's listener
+        suite.wait(timeout=120)
+    finally:
+        if suite.poll() is None:
+            suite.kill()
+    output = re.sub(r"\x1b\[[0-9;]*m", "", "".join(printed))
+    summary, results = summary_of(output)
+    explanation = f"{output[-6000:]}\n--- failed checks ---\n{failed_checks(tmp_path / 'results')}"
+
+    assert len(results) == AUTHORIZATION_SCENARIOS, explanation
+    assert all(results.values()), explanation
+    assert suite.returncode == 0, explanation
 
 
 # --- The event-stream channel, observed directly ---------------------------------------------------------------

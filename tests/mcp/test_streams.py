@@ -154,7 +154,7 @@ def test_a_failing_call_still_ends_its_stream_with_an_internal_error():
 
 
 def test_the_call_thread_logs_with_the_request_id_of_the_request_it_serves():
-    from mcpsite.logging import current_request_id, request_id_var
+    from common.logging import current_request_id, request_id_var
 
     def call(outbox):
         context = make_context(outbox)

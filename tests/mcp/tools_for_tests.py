@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from mcp_app.context import Context, ToolError
-from mcp_app.registry import ResourceNotFound, ToolResult, image, resource, resource_template, text, tool
+from mcp_app.registry import ResourceNotFound, ToolResult, header, image, resource, resource_template, text, tool
 from mcp_app.tasks import pause
 
 
@@ -85,6 +85,23 @@ def unencodable() -> str:
     return b"caf\xe9".decode("utf-8", errors="surrogateescape")
 
 
+@tool(name="test_interview")
+def interview(topic: str, ctx: Context) -> str:
+    """Asks the user's name, then the client's model (two rounds on 2026-07-28, two requests before)."""
+    person = ctx.elicit(f"Who asks about {topic}?", {"type": "object", "properties": {"name": {"type": "string"}}},
+                        key="who")
+    ctx.report_progress(1, 2)
+    reply = ctx.sample([{"role": "user", "content": {"type": "text", "text": topic}}], max_tokens=10)
+    return f"{person['content']['name']} asked about {topic}: {reply['content']['text']}"
+
+
+@tool(name="test_routed")
+def routed(region: Annotated[str, header("Region")], count: Annotated[int | None, header("Count")] = None,
+           loud: Annotated[bool, header("Loud")] = False) -> str:
+    """Three parameters mirrored as Mcp-Param-* headers (2026-07-28)."""
+    return f"{region} {count} {loud}"
+
+
 # --- Tasks (mcp_app.tasks) -------------------------------------------------------------------------------
 @tool(name="test_task_sleep", task_support="optional")
 def task_sleep(seconds: float, ctx: Context) -> str:
@@ -117,6 +134,6 @@ def task_explode() -> str:
 def task_ask_twice(ctx: Context) -> str:
     """Two questions at once; answers with both."""
     schema = {"type": "object", "properties": {"name": {"type": "string"}}}
-    answers = ctx.outbox.request_many({"a": ("elicitation/create", {"message": "A?", "requestedSchema": schema}),
-                                       "b": ("elicitation/create", {"message": "B?", "requestedSchema": schema})})
+    answers = ctx.request_inputs({"a": ("elicitation/create", {"message": "A?", "requestedSchema": schema}),
+                                  "b": ("elicitation/create", {"message": "B?", "requestedSchema": schema})})
     return " and ".join(answers[key]["content"]["name"] for key in ("a", "b"))

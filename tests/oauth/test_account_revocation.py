@@ -59,6 +59,8 @@ def test_deleting_a_user_ends_their_tokens(client, alice, inspector, tokens_of_a
 def test_deactivating_a_user_in_the_admin_ends_their_tokens(admin_client, alice, inspector, tokens_of_alice):
     response = admin_client.post(f"/admin/auth/user/{alice.pk}/change/", {
         "username": alice.username, "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00",
+        # the user page's IdP identity inline (oauth_app.sso.admin), left empty
+        "idp_identity-TOTAL_FORMS": "0", "idp_identity-INITIAL_FORMS": "0",
     })  # is_active left unchecked
     assert response.status_code == 302, response.content[:2000]
     alice.refresh_from_db()

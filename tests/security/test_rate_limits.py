@@ -6,7 +6,7 @@ import redis
 from django.conf import settings
 from django.test import RequestFactory
 
-from mcpsite.ratelimit import client_address
+from common.http import client_address
 from tests.security.conftest import (
     ALICE_PASSWORD, AccessToken, database_unchanged, issue_access_token, make_client,
 )
@@ -34,6 +34,15 @@ def test_oauth_endpoints_answer_429_with_retry_after_once_the_address_exceeds_it
     with database_unchanged():
         assert_oauth_429(post_token(client))
     assert post_token(client, remote="203.0.113.6").status_code != 429  # another address has its own count
+
+
+def test_the_organisation_sign_in_endpoints_share_the_oauth_limit_per_address(client, settings):
+    settings.RATE_LIMIT_OAUTH_MAX = 2
+    for path in ("/accounts/oidc/login/", "/accounts/oidc/callback/"):
+        assert client.get(path, REMOTE_ADDR="203.0.113.7").status_code != 429
+    response = client.post("/accounts/oidc/backchannel-logout/", {"logout_token": "x"}, REMOTE_ADDR="203.0.113.7")
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) >= 1
 
 
 def test_registration_is_limited_like_the_other_oauth_endpoints(client, settings):
@@ -142,7 +151,7 @@ def test_an_authenticated_mcp_request_costs_one_redis_round_trip_for_token_and_r
 
 @pytest.mark.skipif(not settings.CACHE_IS_SHARED, reason="needs Redis (the shared cache)")
 def test_the_mcp_counter_expires_after_its_window(client, alice):
-    """INCR creates the counter; the request that created it gives it its expiry (mcpsite.ratelimit)."""
+    """INCR creates the counter; the request that created it gives it its expiry (mcp_app.throttling)."""
     from django.core.cache import cache
 
     oauth_client = make_client()[0]
@@ -170,6 +179,7 @@ def login(client, username, password, remote="203.0.113.5"):
 
 def test_login_brute_force_is_stopped_per_account_even_from_many_addresses(client, settings, alice):
     settings.RATE_LIMIT_LOGIN_MAX = 3
+    settings.RATE_LIMIT_LOGIN_ACCOUNT_MAX = 3  # the per-account ceiling (10 x by default, test_sign_in_limits.py)
     for n in range(3):
         assert login(client, "alice", f"guess-{n}", remote=f"198.51.100.{n}").status_code == 200
     with database_unchanged():

@@ -14,9 +14,11 @@ import time
 
 class LineProcess:
     def __init__(self, args: list[str], **popen_kwargs):
-        # stderr joins stdout: one pipe, always drained by the reader, so the child can never block on it.
-        self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True, bufsize=1, **popen_kwargs)
+        # stderr joins stdout unless the caller sends it elsewhere (a file): one pipe, always drained by the
+        # reader, so the child can never block on it.
+        popen_kwargs.setdefault("stderr", subprocess.STDOUT)
+        self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+                                        **popen_kwargs)
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()

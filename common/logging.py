@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 
 from django.conf import settings
 
+from common.http import client_address
+
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 request_logger = logging.getLogger("mcpsite.request")
 
@@ -19,13 +21,6 @@ WELL_FORMED_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 def current_request_id() -> str:
     return request_id_var.get()
-
-
-def client_address(request) -> str | None:
-    """The caller's address, X-Forwarded-For believed only from TRUSTED_PROXIES (mcpsite.ratelimit)."""
-    from mcpsite.ratelimit import client_address as trusted_client_address  # this module loads before the apps
-
-    return trusted_client_address(request)
 
 
 class RequestIdMiddleware:

@@ -9,7 +9,7 @@ from django.core.signals import got_request_exception
 from django.db import InterfaceError, OperationalError
 from django.dispatch import receiver
 
-from mcpsite.ratelimit import retry_later
+from common.errors import retry_later
 
 logger = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 5
