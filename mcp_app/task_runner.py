@@ -26,7 +26,7 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from mcp_app.context import Context, ToolError
-from mcp_app.input_required import REQUIRED_CAPABILITY
+from mcp_app.input_required import REQUIRED_CAPABILITY, MissingClientCapability
 from mcp_app.jsonrpc import INTERNAL_ERROR, JsonRpcError
 from mcp_app.models import Task
 from mcp_app.registry import InvalidArguments, Tool
@@ -72,8 +72,9 @@ class TaskOutbox:
 
     keyed = True  # questions have keys (the keys of inputRequests)
 
-    def __init__(self, task_id: str, cancelled: threading.Event):
+    def __init__(self, task_id: str, cancelled: threading.Event, capabilities: dict):
         self.task_id = task_id
+        self.capabilities = capabilities  # what the creating request's _meta declared
         self.cancelled = cancelled
         self.asked = 0
         self.lock = threading.Lock()
@@ -91,7 +92,12 @@ class TaskOutbox:
         return self.request_many({key: (method, params)})[key]
 
     def request_many(self, requests: dict[str, tuple[str, dict]]) -> dict[str, dict]:
-        """Ask every question at once; return when all are answered (`{key: the client's result}`)."""
+        """Ask every question at once; return when all are answered (`{key: the client's result}`). A
+        question the client cannot answer (its capability undeclared) fails the task with -32021."""
+        for method, _params in requests.values():
+            capability = REQUIRED_CAPABILITY.get(method)
+            if capability not in self.capabilities:
+                raise MissingClientCapability(capability or method, method, None)
         with transaction.atomic():
             task = self.locked_task()
             task.input_requests.update({key: {"method": method, "params": params}
@@ -148,7 +154,8 @@ class Runner:
     def submit(self, task_id: str, tool: Tool, work: Callable[[Context], Any], **context: Any) -> None:
         self.start()
         cancelled = self.active.setdefault(task_id, threading.Event())
-        self.jobs.put(Job(task_id, tool, work, Context(outbox=TaskOutbox(task_id, cancelled), **context)))
+        outbox = TaskOutbox(task_id, cancelled, context.get("client_capabilities") or {})
+        self.jobs.put(Job(task_id, tool, work, Context(outbox=outbox, **context)))
 
     def start(self) -> None:
         with self.lock:

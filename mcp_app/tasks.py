@@ -76,9 +76,10 @@ def call_tool(call, tool: Tool, arguments: dict) -> dict:
 def start(call, tool: Tool, work) -> dict:
     """Create the task (committed before the answer: a tasks/get right after it resolves) and run it."""
     task = task_create(identity=call.identity, tool=tool.name)
+    capabilities = call.params["_meta"][CLIENT_CAPABILITIES_META_KEY]  # negotiated: present
     transaction.on_commit(lambda: runner.submit(
         task.id, tool, work, identity=call.identity, protocol_version=call.version, request_id=call.request.id,
-        meta={"progressToken": task.id}, logging_enabled=False,
+        meta={"progressToken": task.id}, logging_enabled=False, client_capabilities=capabilities,
     ))
     return {"resultType": "task", **envelope(task)}
 

@@ -51,7 +51,7 @@ def rpc(url: str, token: str, method: str, params: dict, *, name: str | None = N
     """A 2026-07-28 request from a client that declares the tasks extension."""
     params = {**params, "_meta": {
         "io.modelcontextprotocol/protocolVersion": MODERN,
-        "io.modelcontextprotocol/clientCapabilities": {"extensions": {TASKS: {}}},
+        "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}, "extensions": {TASKS: {}}},
         "io.modelcontextprotocol/clientInfo": {"name": "e2e", "version": "1"},
     }}
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Accept": "application/json",

@@ -20,7 +20,7 @@ from tests.mcp.conftest import MODERN, Mcp, issue_token, message
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TERMINAL = ("completed", "failed", "cancelled")
-WITH_TASKS = {"extensions": {TASKS_EXTENSION: {}}}
+WITH_TASKS = {"elicitation": {}, "extensions": {TASKS_EXTENSION: {}}}
 
 
 class TaskClient(Mcp):
@@ -188,6 +188,16 @@ def test_questions_park_the_task_until_tasks_update_answers_every_one(tasks):
     tasks.ok("tasks/update", {"taskId": task_id, "inputResponses": {
         "b": {"action": "accept", "content": {"name": "Ben"}}}}, name=task_id)
     assert tasks.wait(task_id)["result"]["content"][0]["text"] == "Ann and Ben"
+
+
+def test_a_task_asking_what_the_client_did_not_declare_fails_with_32021(client, token):
+    tasks = TaskClient(client, token, capabilities={"extensions": {TASKS_EXTENSION: {}}})
+
+    finished = tasks.wait(tasks.call("test_task_ask_twice")["taskId"])
+
+    assert finished["status"] == "failed"
+    assert finished["error"]["code"] == -32021
+    assert finished["error"]["data"] == {"requiredCapabilities": {"elicitation": {}}}
 
 
 def test_tasks_update_refuses_input_responses_that_are_not_result_objects(tasks):
