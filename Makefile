@@ -8,11 +8,12 @@ HOST ?= 127.0.0.1
 # Test backends: PostgreSQL and Redis when reachable (see tests/backends.sh), else SQLite and memory.
 TEST_ENV = $(shell sh tests/backends.sh)
 
-.PHONY: help venv install install-dev run migrate superuser test test-fast conformance bench bench-memory soak clean
+.PHONY: help venv install install-dev run migrate superuser test test-unit test-fast conformance bench bench-memory soak clean
 
 help:
 	@echo "make run          install, migrate and serve on http://$(HOST):$(PORT) (SQLite unless DATABASE_URL is set)"
 	@echo "make test         the whole test suite (PostgreSQL + Redis when reachable)"
+	@echo "make test-unit    the suite without the official MCP tools, Chromium or nginx"
 	@echo "make conformance  the official MCP conformance suite, Inspector CLI, SDK clients (Python, TypeScript), mcp-remote and oauth4webapi against gunicorn"
 	@echo "make bench        throughput benchmark against the official SDK and a bare Django view"
 	@echo "make soak         10-minute mixed-load soak (whole OAuth + MCP client lives)"
@@ -47,6 +48,11 @@ superuser: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev tools
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+# Needs neither `tools` (Node, the conformance suite, Inspector, SDK) nor Chromium nor nginx.
+UNIT_MARKERS := not needs_tools and not browser and not needs_nginx
+test-unit: $(VENV)/.installed-dev
+	$(TEST_ENV) $(PY) -m pytest -m "$(UNIT_MARKERS)" $(PYTEST_ARGS)
 
 # The official MCP tools (Node 22, conformance suite, Inspector, TypeScript clients, mcp-remote, oauth4webapi,
 # Python SDK), pinned in tools/.

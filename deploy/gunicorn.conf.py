@@ -44,6 +44,7 @@ control_socket_disable = not control_socket
 
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
+logger_class = "common.logging.GunicornLogger"  # JSON-escapes the request fields of the access line
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # One JSON object per request (gunicorn fills the %-fields); the app logs its own line with the request id.
 access_log_format = json.dumps(

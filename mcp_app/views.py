@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from mcp_app import jsonrpc, streams, transport, versions
 from mcp_app.authentication import BearerTokenAuthentication
 from mcp_app.dispatch import AuthenticationRequired, Call
+from mcp_app.registry import served_registry
 from mcp_app.throttling import McpRateThrottle
 
 
@@ -55,7 +56,7 @@ class McpView(APIView):
             return transport.accepted()
         if self.modern:
             versions.check_modern_request(message, version, request.headers)
-        call = Call(message, version, request.user)
+        call = Call(message, version, request.user, registry=served_registry())
         if self.modern:
             call.check_parameter_headers(request.headers)
         call.authorize()

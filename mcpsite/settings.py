@@ -202,6 +202,9 @@ MCP_INSTRUCTIONS = env_str(
 )
 # Modules whose @tool/@resource/@prompt functions are registered at start-up.
 MCP_TOOL_MODULES = env_list("MCP_TOOL_MODULES", "mcp_app.builtin")
+# The Registry /mcp serves, as a dotted path. Not read from the environment: tool modules register into this
+# default, and only the tests point it at a registry of their own (their tools never reach the product's).
+MCP_REGISTRY = "mcp_app.registry.registry"
 # The demo notes (the `notes` app: a model, the search_notes tool, notes://{id}, the summarize_notes prompt).
 MCP_DEMO_CONTENT = env_bool("MCP_DEMO_CONTENT", True)
 # Seconds a tool waits for the client's answer to a sampling or elicitation request sent on its event stream.
@@ -240,6 +243,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "oauth_app.ratelimit.RateLimitMiddleware",
+    "oauth_app.middleware.UnstorableInputMiddleware",  # NUL in any parameter: the standard 400, never a 500
     "django.middleware.common.CommonMiddleware",
     # Django's browser-only middleware, skipped on /mcp (bearer tokens, no pages): mcpsite/middleware.py.
     "mcpsite.middleware.SessionMiddleware",
@@ -410,7 +414,7 @@ LOGGING = {
     "filters": {"request_id": {"()": "common.logging.RequestIdFilter"}},
     "formatters": {
         "json": {"()": "common.logging.JsonFormatter"},
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "text": {"()": "common.logging.TextFormatter"},
     },
     "handlers": {
         "stdout": {

@@ -16,6 +16,7 @@ from django.utils import timezone
 from oauth2_provider.models import AbstractApplication
 
 from oauth_app import capabilities
+from oauth_app.redirect_uris import redirect_uri_problem
 
 
 class RegistrationPolicy(models.TextChoices):
@@ -121,6 +122,11 @@ class Client(AbstractApplication):
 
     def is_usable(self, request):
         return self.is_enabled and super().is_usable(request)
+
+    def redirect_uri_allowed(self, uri: str) -> bool:
+        # Registration's rule, applied again: a URI registration refuses is never a redirect target,
+        # whatever is stored (clients registered before the rule, CIMD documents).
+        return redirect_uri_problem(uri) is None and super().redirect_uri_allowed(uri)
 
 
 class Consent(models.Model):

@@ -1,28 +1,24 @@
-"""Registration rules: which redirect URIs and which client metadata (RFC 7591 section 2) we accept.
+"""Registration rules: which client metadata (RFC 7591 section 2) we accept.
 
-django-oauth-toolkit 3.4.1 accepts any `http` redirect URI and answers `client_secret_basic` whatever
-was asked; these rules close both gaps. Redirect URIs may be:
-- https (no wildcard, no fragment, no user info);
-- http on a loopback host (127.0.0.0/8, [::1], localhost), any port: RFC 8252 section 7.3;
-- a private-use scheme listed in settings.OAUTH_ALLOWED_REDIRECT_SCHEMES (`cursor://…`), RFC 8252 7.1.
-Everything else (javascript:, data:, file:, http on a public host…) is refused with a description.
+Redirect URIs follow oauth_app.redirect_uris, the rule the authorization endpoint applies too.
+django-oauth-toolkit 3.4.1 answers `client_secret_basic` whatever was asked; these rules honour the
+request or refuse it. Metadata holding a string that cannot be stored (NUL, a lone surrogate) is
+refused whole; the client name is kept as it may be shown (oauth_app.text.display_name).
 """
 
-import ipaddress
 import json
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import JsonResponse
 
 from oauth_app.capabilities import AUTHORIZATION_CODE, GRANT_TYPES, RESPONSE_TYPES
 from oauth_app.models import TokenEndpointAuthMethod
+from oauth_app.redirect_uris import MAX_URI_LENGTH, redirect_uri_problem
+from oauth_app.text import display_name, unstorable_reason
 
 MAX_METADATA_BYTES = 64 * 1024
 MAX_REDIRECT_URIS = 20
-MAX_URI_LENGTH = 2048
-LOOPBACK_NAMES = {"localhost"}
 SUPPORTED_GRANT_TYPES = set(GRANT_TYPES)
 # Optional RFC 7591 fields we keep (as given, when of the right type); other unknown fields are ignored.
 OPTIONAL_STRING_FIELDS = ("client_uri", "logo_uri", "tos_uri", "policy_uri", "software_id", "software_version")
@@ -56,57 +52,14 @@ def invalid_redirect_uri(uri: str, why: str) -> RegistrationError:
     return RegistrationError("invalid_redirect_uri", f"redirect URI {shown!r} refused: {why}")
 
 
-def is_loopback_host(host: str) -> bool:
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def allowed_private_schemes() -> set[str]:
-    return {scheme.lower() for scheme in settings.OAUTH_ALLOWED_REDIRECT_SCHEMES}
-
-
 def check_redirect_uri(uri) -> str:
     """Return the URI unchanged when acceptable; raise RegistrationError(invalid_redirect_uri) otherwise."""
+    problem = redirect_uri_problem(uri)
+    if problem is None:
+        return uri
     if not isinstance(uri, str) or not uri:
-        raise RegistrationError("invalid_redirect_uri", "each redirect URI must be a non-empty string")
-    if len(uri) > MAX_URI_LENGTH:
-        raise invalid_redirect_uri(uri, f"longer than {MAX_URI_LENGTH} characters")
-    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in uri):
-        raise invalid_redirect_uri(uri, "contains whitespace or control characters")
-    if "*" in uri:
-        raise invalid_redirect_uri(uri, "wildcards are not allowed; register each URI exactly")
-    if "#" in uri:
-        raise invalid_redirect_uri(uri, "a redirect URI must not contain a fragment (RFC 6749 section 3.1.2)")
-    try:
-        parts = urlsplit(uri)
-        parts.port  # noqa: B018 - an out-of-range or non-numeric port raises ValueError here
-    except ValueError:
-        raise invalid_redirect_uri(uri, "not a valid URI") from None
-    scheme = parts.scheme.lower()
-    if not scheme:
-        raise invalid_redirect_uri(uri, "must be an absolute URI")
-    if scheme in ("http", "https"):
-        if not parts.hostname:
-            raise invalid_redirect_uri(uri, "must name a host")
-        if parts.username is not None or parts.password is not None:
-            raise invalid_redirect_uri(uri, "must not contain user information")
-        if scheme == "http" and not is_loopback_host(parts.hostname):
-            raise invalid_redirect_uri(
-                uri, "http is allowed only for loopback hosts (127.0.0.1, [::1], localhost); use https"
-            )
-        return uri
-    if scheme in allowed_private_schemes():
-        if not (parts.netloc or parts.path.strip("/")):
-            raise invalid_redirect_uri(uri, f"a {scheme}: URI must name a host or a path")
-        return uri
-    allowed = ", ".join(sorted(allowed_private_schemes())) or "none"
-    raise invalid_redirect_uri(
-        uri, f"scheme {scheme!r} is not allowed (https, loopback http, or a private-use scheme: {allowed})"
-    )
+        raise RegistrationError("invalid_redirect_uri", problem)
+    raise invalid_redirect_uri(uri, problem)
 
 
 @dataclass(frozen=True)
@@ -174,6 +127,9 @@ def client_metadata_from_dict(data) -> ClientMetadata:
     """Validate RFC 7591 client metadata; raise RegistrationError with a description of the first problem."""
     if not isinstance(data, dict):
         raise invalid_metadata("the request body must be a JSON object")
+    problem = unstorable_reason(data)
+    if problem:
+        raise invalid_metadata(f"a string in the client metadata {problem}")
 
     redirect_uris = _string_list(data, "redirect_uris", [])
     if not redirect_uris:
@@ -214,7 +170,7 @@ def client_metadata_from_dict(data) -> ClientMetadata:
         token_endpoint_auth_method=auth_method,
         grant_types=list(dict.fromkeys(grant_types)),
         response_types=list(RESPONSE_TYPES),
-        client_name=_string(data, "client_name"),
+        client_name=display_name(_string(data, "client_name")),
         scope=registered_scope(_string(data, "scope", max_length=1000)),
         application_type=application_type,
         extra=extra,

@@ -20,6 +20,7 @@ What this adds to OAuth2Validator (DOT 3.4.1), each tested in tests/oauth:
 
 import hashlib
 import logging
+import re
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -39,6 +40,9 @@ logger = logging.getLogger(__name__)
 AccessToken = get_access_token_model()
 Grant = get_grant_model()
 RefreshToken = get_refresh_token_model()
+
+PKCE_CHALLENGE = re.compile(r"[A-Za-z0-9._~-]{43,128}")  # RFC 7636 section 4.2; stored in a varchar(128)
+
 
 def digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
@@ -110,6 +114,10 @@ class Validator(ValidatorSeam):
         if request.code_challenge is not None and request.code_challenge_method != S256:
             raise errors.InvalidRequestError(
                 description="code_challenge_method must be S256 (plain is not accepted).", request=request
+            )
+        if request.code_challenge is not None and not PKCE_CHALLENGE.fullmatch(request.code_challenge):
+            raise errors.InvalidRequestError(
+                description="code_challenge must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~", request=request
             )
         client = request.client or self.load_client(client_id, request)
         if client is None:

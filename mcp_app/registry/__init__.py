@@ -29,13 +29,13 @@ from mcp_app.registry.content import (
 from mcp_app.registry.cursors import decode_cursor, encode_cursor
 from mcp_app.registry.parameter_headers import header
 from mcp_app.registry.items import Prompt, Resource, ResourceNotFound, ResourceTemplate, Tool
-from mcp_app.registry.registry import Registry, prompt, registry, resource, resource_template, tool
+from mcp_app.registry.registry import Registry, prompt, registry, resource, resource_template, served_registry, tool
 from mcp_app.registry.signatures import Function, InvalidArguments
 
 __all__ = [
     "READ_ONLY",
     "Content", "Function", "InvalidArguments", "Prompt", "Registry", "Resource", "ResourceNotFound",
     "ResourceTemplate", "Tool", "ToolResult", "assistant_message", "audio", "decode_cursor", "embedded_resource",
-    "encode_cursor", "header", "image", "prompt", "registry", "resource", "resource_link", "resource_template", "text",
-    "tool", "user_message",
+    "encode_cursor", "header", "image", "prompt", "registry", "resource", "resource_link", "resource_template",
+    "served_registry", "text", "tool", "user_message",
 ]

@@ -3,10 +3,13 @@
 Descriptors and list pages are computed once per process (the registry only grows at start-up).
 """
 
+import functools
 import re
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 from mcp_app.jsonrpc import INVALID_PARAMS, JsonRpcError
 from mcp_app.registry.cursors import decode_cursor, encode_cursor
@@ -90,6 +93,15 @@ class Registry:
 
         return register(fn) if fn is not None else register
 
+    def include(self, other: "Registry") -> None:
+        """Serve `other`'s items too, as they are now (a name both hold is an error, as within one registry)."""
+        for table, items in zip(self._tables(), other._tables()):
+            for key, item in items.items():
+                self._add(table, key, item)
+
+    def _tables(self) -> tuple[dict, ...]:
+        return self.tools, self.resources, self.templates, self.prompts
+
     def _add(self, table: dict, key: str, item: Any) -> None:
         if key in table:
             raise ImproperlyConfigured(f"{key!r} is registered twice")
@@ -134,8 +146,19 @@ class Registry:
         return self._descriptors[key]
 
 
+# The product's registry: tool modules (settings.MCP_TOOL_MODULES) fill it through these decorators.
 registry = Registry()
 tool = registry.tool
 resource = registry.resource
 resource_template = registry.resource_template
 prompt = registry.prompt
+
+
+def served_registry() -> Registry:
+    """The registry /mcp answers from: settings.MCP_REGISTRY, the product's own unless the tests name theirs."""
+    return _imported(settings.MCP_REGISTRY)
+
+
+@functools.cache
+def _imported(path: str) -> Registry:
+    return import_string(path)

@@ -16,7 +16,7 @@ from mcp_client import pkce_pair
 from tests.e2e.conftest import TEST_PASSWORD, TEST_USERNAME
 from tests.support.binaries import require_binary
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 CLIENT_NAME = "Browser Test Agent"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

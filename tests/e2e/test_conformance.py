@@ -91,6 +91,7 @@ def run_suite(command: list[str], tmp_path, timeout: int = 420, **kwargs) -> tup
     return run, re.sub(r"\x1b\[[0-9;]*m", "", run.stdout + run.stderr)
 
 
+@pytest.mark.needs_tools
 @pytest.mark.parametrize("selection", SUITE_RUNS)
 def test_conformance_suite_passes_every_scenario_but_the_listed_expected_failures(selection, suite_target, tmp_path):
     arguments, scenarios = SUITE_RUNS[selection]
@@ -116,6 +117,7 @@ def failed_checks(results) -> str:
     return "\n".join(lines)[-6000:]
 
 
+@pytest.mark.needs_tools
 def test_conformance_suite_authorization_scenarios_pass_against_our_authorization_server(suite_target, tmp_path):
     """Metadata, then an authorization code grant with PKCE: the suite prints the authorization URL for a
     person to open; alice signs in and consents, and her browser lands on the suite's callback."""
@@ -244,6 +246,7 @@ def sdk_call(deployment, tool: str, arguments: dict) -> dict:
     return json.loads(run.stdout.splitlines()[-1])
 
 
+@pytest.mark.needs_tools
 def test_the_python_sdk_client_answers_an_elicitation_sent_during_a_call(suite_target):
     called = sdk_call(suite_target, "test_elicitation", {"message": "Who are you?"})
 
@@ -251,6 +254,7 @@ def test_the_python_sdk_client_answers_an_elicitation_sent_during_a_call(suite_t
         'User response: action=accept, content={"username": "sdk-user", "email": "sdk@example.com"}')
 
 
+@pytest.mark.needs_tools
 def test_the_python_sdk_client_receives_the_log_and_progress_notifications_of_a_call(suite_target):
     logged = sdk_call(suite_target, "test_tool_with_logging", {})
     progressed = sdk_call(suite_target, "test_tool_with_progress", {})

@@ -25,7 +25,7 @@ from tests.e2e.conftest import add_test_person
 from tests.e2e.official_tools import NODE_BIN, browser_calls, node_environment, require, with_browser_standin
 from tests.support.line_process import LineProcess
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.needs_tools]
 SHORT_LIFETIME = 5
 
 

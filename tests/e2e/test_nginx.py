@@ -24,7 +24,7 @@ from harness.servers import drop_database, e2e_redis_url, free_port, make_deploy
 from tests.support.binaries import require_binary
 from tests.support.production import safe_production_settings
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.needs_nginx]
 
 # A loopback address other than nginx's own, so the client's address differs from the proxy's.
 CLIENT_ADDRESS = "127.0.0.5"

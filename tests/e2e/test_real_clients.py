@@ -10,7 +10,7 @@ import pytest
 from harness.servers import ROOT
 from tests.e2e.official_tools import CLIENTS, INSPECTOR, SDK_PYTHON, access_token, node_environment, require
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.needs_tools]
 
 
 @pytest.fixture(scope="module")

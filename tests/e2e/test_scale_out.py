@@ -22,7 +22,7 @@ from mcp_client import McpOAuthClient, log_in_and_consent, tool_text
 from tests.e2e.conftest import TEST_PASSWORD, TEST_USERNAME
 from tests.support.binaries import require_binary
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.needs_nginx]
 
 DCR_TOKEN = "scale-out-dcr-token-0123456789abcdef"
 REDIRECT_URI = "http://127.0.0.1:33418/callback"

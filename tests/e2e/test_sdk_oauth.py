@@ -70,6 +70,7 @@ def mcp_status(client: McpOAuthClient, access_token: str) -> int:
     return client.post_mcp(client.message("tools/list"), token=access_token).status_code
 
 
+@pytest.mark.needs_tools
 def test_sdk_client_goes_from_a_401_through_discovery_registration_login_and_consent_to_a_tool_result(
         deployment, dcr_token):
     event = run_sdk_client(deployment, LOOPBACK_REDIRECT, "--initial-access-token", dcr_token)
@@ -91,6 +92,7 @@ def test_sdk_client_goes_from_a_401_through_discovery_registration_login_and_con
     assert retried[:2] == ("POST", "/mcp") and retried[2] in (200, 202)
 
 
+@pytest.mark.needs_tools
 def test_sdk_client_refreshes_an_expired_access_token_and_gets_a_rotated_refresh_token(deployment, dcr_token):
     event = run_sdk_client(deployment, LOOPBACK_REDIRECT, "--initial-access-token", dcr_token,
                            "--expire-and-call-again")
@@ -106,6 +108,7 @@ def test_sdk_client_refreshes_an_expired_access_token_and_gets_a_rotated_refresh
     ]
 
 
+@pytest.mark.needs_tools
 def test_sdk_client_registration_without_the_initial_access_token_is_refused_with_401(deployment):
     event = run_sdk_client(deployment, LOOPBACK_REDIRECT)
 
@@ -115,6 +118,7 @@ def test_sdk_client_registration_without_the_initial_access_token_is_refused_wit
     assert not [step for step in steps if step[1] == "/oauth/token"]
 
 
+@pytest.mark.needs_tools
 def test_sdk_client_with_a_preregistered_confidential_client_using_client_secret_post_servicenow_shape(
         deployment, servicenow_client):
     client = servicenow_client

@@ -23,7 +23,7 @@ from harness.nginx import start_nginx
 from harness.servers import drop_database, free_port, make_deployment
 from tests.support.binaries import require_binary
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.needs_nginx]
 
 WORKERS = 2
 DCR_TOKEN = "slow-clients-dcr-token-0123456789abcdef"

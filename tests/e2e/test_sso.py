@@ -17,7 +17,7 @@ from tests.e2e.test_browser import browser, site  # noqa: F401  (headless chromi
 from tests.support.idp import CLIENT_ID, CLIENT_SECRET, Account, Idp, new_key
 from harness.servers import drop_database, e2e_redis_url, free_port, make_deployment
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.needs_tools]  # Node and oidc-provider from tools/
 
 DCR_TOKEN = "sso-dcr-token-0123456789abcdef0123"
 REDIRECT_URI = "http://127.0.0.1:33418/callback"
@@ -335,6 +335,7 @@ def test_a_valid_logout_token_revokes_at_once_and_its_replay_is_refused(sso):
 
 
 # --- The same sign-in in a real browser --------------------------------------------------------------------
+@pytest.mark.browser
 def test_a_person_signs_in_through_the_idp_in_headless_chromium_and_the_client_calls_whoami(sso, browser, site):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait

@@ -21,7 +21,7 @@ from tests.e2e.official_tools import (
 )
 from tests.support.line_process import LineProcess
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.needs_tools]
 V2, V1 = "client", "sdk"  # the --sdk names: @modelcontextprotocol/client, @modelcontextprotocol/sdk
 
 

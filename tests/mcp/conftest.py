@@ -1,53 +1,26 @@
-"""Personas and helpers for the /mcp tests: real users, clients and access tokens in the database,
-tokens minted by the same generator django-oauth-toolkit calls (oauth_app.tokens.generate_access_token)."""
+"""Helpers for the /mcp tests: a client of each protocol version, holding alice's token for servicenow_client
+(the personas of tests/conftest.py, the token from tests/support/tokens.py)."""
 
 import json
-from datetime import timedelta
-from types import SimpleNamespace
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.utils import timezone
-from oauth2_provider.models import get_access_token_model, set_token_value
 
-from oauth_app.models import Client
-from oauth_app.tokens import generate_access_token
-from tests.mcp import tools_for_tests  # noqa: F401  (registers the test-only tools)
+from tests.support.tokens import issue_access_token
 
 LEGACY = "2025-11-25"
 MODERN = "2026-07-28"
 ALL_VERSIONS = ["2025-06-18", "2025-11-25", "2026-07-28"]
 
 
-@pytest.fixture
-def alice(db):
-    return get_user_model().objects.create_user("alice")  # no password: hashing one costs ~0.5 s
-
-
-@pytest.fixture
-def servicenow_client(alice):
-    return Client.objects.create(
-        name="servicenow",
-        client_type=Client.CLIENT_CONFIDENTIAL,
-        authorization_grant_type=Client.GRANT_AUTHORIZATION_CODE,
-        redirect_uris="https://servicenow.example/callback",
-    )
-
-
-def issue_token(user, client, scope="mcp:tools"):
-    """An access token as django-oauth-toolkit issues one: the JWT, and its AccessToken row (checksum only)."""
-    raw = generate_access_token(SimpleNamespace(user=user, client=client, scopes=scope.split()))
-    row = get_access_token_model()(
-        user=user, application=client, scope=scope, expires=timezone.now() + timedelta(hours=1)
-    )
-    set_token_value(row, raw)
-    row.save()
-    return raw
+@pytest.fixture(autouse=True)
+def serve_test_tools(settings):
+    """/mcp serves the tests' registry: the product's tools and the test tools (tests/mcp/tools_for_tests.py)."""
+    settings.MCP_REGISTRY = "tests.mcp.tools_for_tests.registry"
 
 
 @pytest.fixture
 def token(alice, servicenow_client):
-    return issue_token(alice, servicenow_client)
+    return issue_access_token(servicenow_client, alice)
 
 
 def message(method, params=None, id=1):

@@ -10,7 +10,8 @@ from django.conf import settings as django_settings
 from oauth2_provider.models import get_access_token_model
 
 from oauth_app.tokens import token_checksum
-from tests.mcp.conftest import Mcp, issue_token, message
+from tests.mcp.conftest import Mcp, message
+from tests.support.tokens import issue_access_token
 
 METADATA = 'resource_metadata="http://localhost:8080/.well-known/oauth-protected-resource/mcp"'
 
@@ -93,7 +94,7 @@ def test_a_tool_needing_more_scope_gets_403_insufficient_scope_with_the_needed_s
 
 
 def test_a_token_with_the_scope_calls_the_tool(client, alice, servicenow_client):
-    admin = Mcp(client, issue_token(alice, servicenow_client, scope="mcp:tools mcp:admin"))
+    admin = Mcp(client, issue_access_token(servicenow_client, alice, scope="mcp:tools mcp:admin"))
     assert admin.call_tool("test_admin_only")["content"] == [{"type": "text", "text": "admin"}]
 
 

@@ -11,7 +11,8 @@ from mcp_app.dispatch import Call
 from mcp_app.input_required import SIGNING_SALT
 from mcp_app.jsonrpc import Request
 from mcp_app.registry import Registry
-from tests.mcp.conftest import LEGACY, MODERN, Mcp, issue_token, message
+from tests.mcp.conftest import LEGACY, MODERN, Mcp, message
+from tests.support.tokens import issue_access_token
 
 ALL_CAPABILITIES = {"elicitation": {}, "sampling": {}, "roots": {}}
 NAME_ANSWER = {"action": "accept", "content": {"name": "Alice"}}
@@ -96,10 +97,9 @@ def test_a_request_state_is_valid_only_for_the_arguments_it_was_issued_for(moder
     assert "another request" in response.json()["error"]["message"]
 
 
-def test_another_users_request_state_is_refused(client, modern, servicenow_client, django_user_model):
+def test_another_users_request_state_is_refused(client, modern, servicenow_client, bob):
     first = call(modern).json()["result"]
-    bob = django_user_model.objects.create_user("bob", password="irrelevant-password")
-    as_bob = Mcp(client, issue_token(bob, servicenow_client), version=MODERN)
+    as_bob = Mcp(client, issue_access_token(servicenow_client, bob), version=MODERN)
 
     response = call(as_bob, inputResponses={"who": NAME_ANSWER}, requestState=first["requestState"])
 

@@ -13,6 +13,10 @@ from pydantic import BaseModel, Field
 from mcp_app.context import Context, ServerRequestUnavailable, ToolError
 from mcp_app.jsonrpc import JsonRpcError
 from mcp_app.registry import Content, Registry, ToolResult, decode_cursor, image, text
+from mcp_app.registry import registry as product_registry
+from mcp_app.registry import served_registry
+from mcpsite import settings as site_settings
+from tests.mcp import tools_for_tests
 
 
 @pytest.fixture
@@ -197,6 +201,26 @@ def test_registering_a_name_twice_fails_at_import_time(registry):
     registry.tool(lambda: "x", name="same")
     with pytest.raises(ImproperlyConfigured):
         registry.tool(lambda: "y", name="same")
+
+
+def test_a_registry_that_includes_another_serves_both_and_refuses_a_name_both_hold(registry):
+    registry.tool(lambda: "mine", name="mine")
+    other = Registry()
+    other.tool(lambda: "theirs", name="theirs")
+    other.resource("test://theirs")(lambda: "read")
+    registry.include(other)
+    assert sorted(registry.tools) == ["mine", "theirs"] and "test://theirs" in registry.resources
+    assert [tool["name"] for tool in registry.descriptors("tools")] == ["mine", "theirs"]
+    with pytest.raises(ImproperlyConfigured):
+        registry.include(other)
+
+
+def test_the_product_registry_is_served_by_default_and_holds_no_test_tools():
+    assert site_settings.MCP_REGISTRY == "mcp_app.registry.registry"
+    assert {"echo", "whoami"} <= set(product_registry.tools)
+    assert not any(name.startswith("test_") for name in product_registry.tools)
+    assert served_registry() is tools_for_tests.registry  # what tests/mcp/conftest.py serves instead
+    assert {"echo", "test_add"} <= set(tools_for_tests.registry.tools)
 
 
 def test_a_tool_name_outside_the_allowed_characters_is_refused(registry):

@@ -45,8 +45,8 @@ def tools_at_startup(**environment) -> list[str]:
 
 
 def test_the_modules_listed_in_mcp_tool_modules_are_registered_at_startup():
-    tools = tools_at_startup(MCP_TOOL_MODULES="mcp_app.builtin,tests.mcp.tools_for_tests")
-    assert {"echo", "whoami", "search_notes", "test_add", "test_explode"} <= set(tools)
+    tools = tools_at_startup(MCP_TOOL_MODULES="mcp_app.builtin,tests.mcp.listed_tools")
+    assert {"echo", "whoami", "search_notes", "test_listed_module"} <= set(tools)
     assert "test_simple_text" not in tools
 
 

@@ -8,7 +8,6 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
@@ -16,7 +15,8 @@ from mcp_app.models import Task
 from mcp_app.registry import Registry
 from mcp_app.tasks import TASKS_EXTENSION
 from oauth_app.models import Client
-from tests.mcp.conftest import MODERN, Mcp, issue_token, message
+from tests.mcp.conftest import MODERN, Mcp, message
+from tests.support.tokens import issue_access_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TERMINAL = ("completed", "failed", "cancelled")
@@ -66,9 +66,8 @@ def tasks(client, token):
 
 
 @pytest.fixture
-def bob_tasks(client, servicenow_client):
-    bob = get_user_model().objects.create_user("bob")
-    return TaskClient(client, issue_token(bob, servicenow_client))
+def bob_tasks(client, bob, servicenow_client):
+    return TaskClient(client, issue_access_token(servicenow_client, bob))
 
 
 # --- Negotiation ---------------------------------------------------------------------------------------------
@@ -225,7 +224,7 @@ def test_the_same_user_through_another_client_does_not_see_the_task(client, alic
                                   redirect_uris="https://other.example/callback")
     task_id = tasks.call("test_task_sleep", {"seconds": 5})["taskId"]
 
-    body = TaskClient(client, issue_token(alice, other)).send("tasks/get", {"taskId": task_id}, name=task_id)
+    body = TaskClient(client, issue_access_token(other, alice)).send("tasks/get", {"taskId": task_id}, name=task_id)
 
     assert body["error"]["code"] == -32602
     tasks.ok("tasks/cancel", {"taskId": task_id}, name=task_id)

@@ -3,7 +3,7 @@
 import pytest
 
 from notes.models import Note
-from mcp_app.registry import registry
+from tests.mcp.tools_for_tests import registry
 
 
 def test_echo_answers_as_the_seed_does(mcp):

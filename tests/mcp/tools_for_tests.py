@@ -1,12 +1,18 @@
-"""Tools the tests call, registered the way any tool module registers them (at import time)."""
+"""Tools the tests call, in a registry of their own that also serves the product's: the /mcp tests serve it
+(settings.MCP_REGISTRY, set in tests/mcp/conftest.py), and the product's registry never holds these."""
 
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
 from mcp_app.context import Context, ToolError
-from mcp_app.registry import ResourceNotFound, ToolResult, header, image, resource, resource_template, text, tool
+from mcp_app.registry import Registry, ResourceNotFound, ToolResult, header, image, text
+from mcp_app.registry import registry as product_registry
 from mcp_app.tasks import pause
+
+registry = Registry()
+registry.include(product_registry)  # filled at start-up (apps.py), before the tests import this module
+tool, resource, resource_template = registry.tool, registry.resource, registry.resource_template
 
 
 @tool(name="test_explode")

@@ -1,7 +1,5 @@
-"""Personas and steps of the authorization-code flow, driven through Django's test client.
-
-Test modules import the fixtures they use (`from tests.oauth.flow import alice, ...`).
-"""
+"""Steps of the authorization-code flow, driven through Django's test client (the personas who take them
+are the fixtures of tests/conftest.py)."""
 
 import base64
 import hashlib
@@ -9,65 +7,11 @@ import secrets
 from datetime import timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import pytest
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import make_password
 from django.db.models import F
 from oauth2_provider.models import get_refresh_token_model
 
-from oauth_app.models import Client, TokenEndpointAuthMethod
-
-ALICE_PASSWORD = "correct-horse-battery-staple-42"
-LOOPBACK_REDIRECT = "http://127.0.0.1:33418/callback"
-SERVICENOW_REDIRECT = "https://acme.service-now.com/oauth_redirect.do"
-SERVICENOW_SECRET = "servicenow-secret-" + "x" * 40
-BASIC_SECRET = "basic-secret-" + "y" * 40
-
-
-@pytest.fixture
-def alice(db):
-    # The fast hasher keeps the suite quick (PBKDF2 costs ~0.7 s per user here); login still checks it.
-    password = make_password(ALICE_PASSWORD, hasher="machine_secret")
-    return get_user_model().objects.create(username="alice", password=password)
-
-
-@pytest.fixture
-def browser(client, alice):
-    """Alice's browser, signed in."""
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
-def inspector(db):
-    """A public client (MCP Inspector, Claude, VS Code): no secret, PKCE mandatory."""
-    return Client.objects.create(
-        name="MCP Inspector", client_type=Client.CLIENT_PUBLIC,
-        authorization_grant_type=Client.GRANT_AUTHORIZATION_CODE,
-        redirect_uris=f"{LOOPBACK_REDIRECT} https://claude.ai/api/mcp/auth_callback",
-        token_endpoint_auth_method=TokenEndpointAuthMethod.NONE,
-    )
-
-
-@pytest.fixture
-def servicenow(db):
-    """A confidential client authenticating with client_secret_post (the ServiceNow shape)."""
-    return Client.objects.create(
-        name="ServiceNow", client_type=Client.CLIENT_CONFIDENTIAL,
-        authorization_grant_type=Client.GRANT_AUTHORIZATION_CODE, redirect_uris=SERVICENOW_REDIRECT,
-        client_secret=SERVICENOW_SECRET, token_endpoint_auth_method=TokenEndpointAuthMethod.CLIENT_SECRET_POST,
-    )
-
-
-@pytest.fixture
-def basic_client(db):
-    """A confidential client authenticating with client_secret_basic."""
-    return Client.objects.create(
-        name="Backend", client_type=Client.CLIENT_CONFIDENTIAL,
-        authorization_grant_type=Client.GRANT_AUTHORIZATION_CODE, redirect_uris="https://backend.example.com/cb",
-        client_secret=BASIC_SECRET, token_endpoint_auth_method=TokenEndpointAuthMethod.CLIENT_SECRET_BASIC,
-    )
+from oauth_app.models import TokenEndpointAuthMethod
 
 
 def pkce_pair() -> tuple[str, str]:

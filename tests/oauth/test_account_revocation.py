@@ -10,12 +10,12 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 
 from oauth_app import tokens
 from oauth_app.accounts import revoke_user_tokens
-from tests.oauth.flow import ALICE_PASSWORD, alice, browser, exchange, get_code, inspector, issue_tokens, refresh
+from tests.oauth.flow import exchange, get_code, issue_tokens, refresh
+from tests.support.personas import ALICE_PASSWORD
 from tests.oauth.test_token import is_accepted
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
-_fixtures = (alice, browser, inspector)
 NEW_PASSWORD = "another-horse-battery-staple-43"
 
 

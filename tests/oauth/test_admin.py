@@ -8,21 +8,11 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 from oauth_app import tokens
 from oauth_app.models import AuditEvent, Client, InitialAccessToken
 from oauth_app.registration import dcr_token_issue
-from tests.support.oauth_personas import issue_access_token, make_client
+from tests.support.tokens import issue_access_token
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
 CHANGELIST = "/admin/oauth_app/client/"
-
-
-@pytest.fixture
-def alice(django_user_model):
-    return django_user_model.objects.create_user("alice")  # no password: nothing to hash
-
-
-@pytest.fixture
-def servicenow_client(db):
-    return make_client().client
 
 
 def run_action(admin_client, url, action, objects):
@@ -35,8 +25,8 @@ def admin_events(kind):
 
 
 def test_client_list_shows_provenance_active_tokens_and_last_token(admin_client, servicenow_client, alice):
-    issue_access_token(servicenow_client, alice)
-    issue_access_token(servicenow_client, alice)
+    issue_access_token(servicenow_client, alice, refresh_token=True)
+    issue_access_token(servicenow_client, alice, refresh_token=True)
     page = admin_client.get(CHANGELIST).content.decode()
     assert servicenow_client.client_id in page
     assert "manage.py register_client" in page  # provenance
@@ -60,7 +50,7 @@ def test_client_page_shows_provenance_and_redirect_uris_but_no_secret(admin_clie
 
 
 def test_revoke_all_tokens_action_makes_the_tokens_fail_at_once(admin_client, servicenow_client, alice):
-    raw = issue_access_token(servicenow_client, alice)
+    raw = issue_access_token(servicenow_client, alice, refresh_token=True)
     assert tokens.verify_access_token(raw).client_id == servicenow_client.client_id  # cached as active
     response = run_action(admin_client, CHANGELIST, "revoke_all_tokens", [servicenow_client])
     assert "Revoked 1 access token(s)" in response.content.decode()
@@ -72,7 +62,7 @@ def test_revoke_all_tokens_action_makes_the_tokens_fail_at_once(admin_client, se
 
 
 def test_revoking_one_access_token_in_its_admin_is_audited_and_takes_effect(admin_client, servicenow_client, alice):
-    raw = issue_access_token(servicenow_client, alice)
+    raw = issue_access_token(servicenow_client, alice, refresh_token=True)
     tokens.verify_access_token(raw)
     run_action(admin_client, "/admin/oauth2_provider/accesstoken/", "revoke_tokens",
                [AccessToken.objects.get(application=servicenow_client)])
@@ -82,7 +72,7 @@ def test_revoking_one_access_token_in_its_admin_is_audited_and_takes_effect(admi
 
 
 def test_disable_action_stops_tokens_at_once_and_enable_restores_the_client(admin_client, servicenow_client, alice):
-    raw = issue_access_token(servicenow_client, alice)
+    raw = issue_access_token(servicenow_client, alice, refresh_token=True)
     tokens.verify_access_token(raw)
     run_action(admin_client, CHANGELIST, "disable_clients", [servicenow_client])
     servicenow_client.refresh_from_db()
@@ -96,7 +86,7 @@ def test_disable_action_stops_tokens_at_once_and_enable_restores_the_client(admi
 
 
 def test_delete_selected_deletes_the_client_and_its_tokens(admin_client, servicenow_client, alice):
-    raw = issue_access_token(servicenow_client, alice)
+    raw = issue_access_token(servicenow_client, alice, refresh_token=True)
     admin_client.post(CHANGELIST, {"action": "delete_selected", "post": "yes",
                                    helpers.ACTION_CHECKBOX_NAME: [servicenow_client.pk]})
     assert not Client.objects.filter(pk=servicenow_client.pk).exists()

@@ -10,13 +10,12 @@ from oauth2_provider.models import get_grant_model
 
 from oauth_app.models import AuditEvent, Client, Consent
 from tests.oauth.flow import (
-    ALICE_PASSWORD, LOOPBACK_REDIRECT, alice, authorization_params, authorize, basic_client, browser, consent,
-    exchange, get_code, inspector, issue_tokens, pkce_pair, redirect_query, servicenow,
+    authorization_params, authorize, consent, exchange, get_code, issue_tokens, pkce_pair, redirect_query,
 )
+from tests.support.personas import ALICE_PASSWORD, LOOPBACK_REDIRECT, SERVICENOW_SECRET
 from tests.oauth.test_registration import dcr_token, manage, register
 
 Grant = get_grant_model()
-_fixtures = (alice, basic_client, browser, dcr_token, inspector, servicenow)
 
 
 def test_an_anonymous_user_is_sent_to_the_login_page_and_back(client, alice, inspector):
@@ -87,13 +86,13 @@ def test_denial_redirects_with_access_denied_state_and_iss(browser, inspector):
     assert AuditEvent.objects.filter(kind=AuditEvent.Kind.CONSENT_DENIED).exists()
 
 
-def test_consent_is_remembered_per_user_client_and_scope(browser, inspector, servicenow):
+def test_consent_is_remembered_per_user_client_and_scope(browser, inspector, servicenow_client):
     get_code(browser, inspector)
     assert Consent.objects.filter(client=inspector, scope="mcp:tools").count() == 1
     _, challenge = pkce_pair()
     again = authorize(browser, authorization_params(inspector, challenge))
     assert again.status_code == 302 and "code=" in again["Location"] and "iss=" in again["Location"]
-    other_client = authorize(browser, authorization_params(servicenow, challenge))
+    other_client = authorize(browser, authorization_params(servicenow_client, challenge))
     assert other_client.status_code == 200  # another client asks again
 
 
@@ -152,12 +151,12 @@ def test_changing_the_redirect_uris_with_rfc7592_asks_for_consent_again(browser,
     assert not Consent.objects.filter(client=app).exists()
 
 
-def test_a_confidential_client_with_a_fixed_redirect_uri_keeps_its_remembered_consent(browser, servicenow):
-    get_code(browser, servicenow)
-    servicenow.name = "ServiceNow (renamed)"
-    servicenow.save()  # a change that is not about redirect URIs
+def test_a_confidential_client_with_a_fixed_redirect_uri_keeps_its_remembered_consent(browser, servicenow_client):
+    get_code(browser, servicenow_client)
+    servicenow_client.name = "ServiceNow (renamed)"
+    servicenow_client.save()  # a change that is not about redirect URIs
     _, challenge = pkce_pair()
-    again = authorize(browser, authorization_params(servicenow, challenge))
+    again = authorize(browser, authorization_params(servicenow_client, challenge))
     assert again.status_code == 302 and "code=" in again["Location"]
 
 
@@ -179,18 +178,17 @@ def test_the_plain_pkce_method_is_refused_before_consent(browser, inspector, met
     assert "S256" in query["error_description"]
 
 
-def test_a_confidential_client_needs_pkce_by_default(browser, servicenow):
-    query = redirect_query(authorize(browser, authorization_params(servicenow)))
+def test_a_confidential_client_needs_pkce_by_default(browser, servicenow_client):
+    query = redirect_query(authorize(browser, authorization_params(servicenow_client)))
     assert query["error"] == "invalid_request"
 
 
-def test_a_confidential_client_switched_off_in_the_admin_may_omit_pkce(browser, servicenow):
-    from tests.oauth.flow import SERVICENOW_SECRET
-    servicenow.require_pkce = False
-    servicenow.save()
-    page = authorize(browser, authorization_params(servicenow))
+def test_a_confidential_client_switched_off_in_the_admin_may_omit_pkce(browser, servicenow_client):
+    servicenow_client.require_pkce = False
+    servicenow_client.save()
+    page = authorize(browser, authorization_params(servicenow_client))
     code = redirect_query(consent(browser, page))["code"]
-    response = exchange(browser, servicenow, code, None, secret=SERVICENOW_SECRET)
+    response = exchange(browser, servicenow_client, code, None, secret=SERVICENOW_SECRET)
     assert response.status_code == 200, response.content
 
 

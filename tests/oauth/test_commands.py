@@ -10,7 +10,7 @@ from oauth2_provider.models import get_access_token_model
 from oauth_app import tokens
 from oauth_app.hashers import token_digest
 from oauth_app.models import AuditEvent, Client, InitialAccessToken
-from tests.support.oauth_personas import issue_access_token, make_client
+from tests.support.tokens import issue_access_token
 
 AccessToken = get_access_token_model()
 
@@ -19,11 +19,6 @@ def run(*args) -> list[str]:
     out = StringIO()
     call_command(*args, stdout=out)
     return out.getvalue().splitlines()
-
-
-@pytest.fixture
-def alice(django_user_model):
-    return django_user_model.objects.create_user("alice")
 
 
 def test_issue_dcr_token_prints_the_token_once_alone_on_the_last_line(client, db):
@@ -104,14 +99,14 @@ def test_register_client_no_pkce_switch_and_refusals(db):
     assert Client.objects.count() == 1
 
 
-def test_revoke_client_revokes_tokens_and_disable_stops_the_client(db, alice):
-    client = make_client().client
-    raw = issue_access_token(client, alice)
+def test_revoke_client_revokes_tokens_and_disable_stops_the_client(servicenow_client, alice):
+    client = servicenow_client
+    raw = issue_access_token(client, alice, refresh_token=True)
     tokens.verify_access_token(raw)
     assert run("revoke_client", client.client_id) == [f"Revoked 1 access token(s) of client {client.client_id}."]
     with pytest.raises(tokens.InvalidToken):
         tokens.verify_access_token(raw)
-    raw = issue_access_token(client, alice)
+    raw = issue_access_token(client, alice, refresh_token=True)
     run("revoke_client", client.client_id, "--disable", "--keep-tokens")
     client.refresh_from_db()
     assert not client.is_enabled and AccessToken.objects.filter(application=client).exists()

@@ -7,11 +7,9 @@ import json
 import pytest
 
 from oauth_app.models import AuditEvent
-from tests.oauth.flow import (
-    SERVICENOW_SECRET, age_past_the_refresh_grace, alice, browser, inspector, issue_tokens, refresh, servicenow,
-)
+from tests.oauth.flow import age_past_the_refresh_grace, issue_tokens, refresh
+from tests.support.personas import SERVICENOW_SECRET
 
-_fixtures = (alice, browser, inspector, servicenow)
 PING = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"})
 
 
@@ -51,9 +49,9 @@ def test_a_reuse_after_the_grace_is_a_replay_that_revokes_the_family(browser, in
 
 
 def test_another_client_presenting_the_rotated_token_within_the_grace_gets_invalid_grant(
-        browser, inspector, servicenow):
+        browser, inspector, servicenow_client):
     held, lost = lost_refresh(browser, inspector)
-    response = refresh(browser, servicenow, held["refresh_token"], secret=SERVICENOW_SECRET)
+    response = refresh(browser, servicenow_client, held["refresh_token"], secret=SERVICENOW_SECRET)
     assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
     assert mcp_status(browser, lost["access_token"]) == 401  # a leaked token: the family goes
 

@@ -8,14 +8,12 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 
 from oauth_app import tokens
 from oauth_app.models import AuditEvent
-from tests.oauth.flow import (
-    SERVICENOW_SECRET, alice, browser, inspector, issue_tokens, post_form, refresh, servicenow,
-)
+from tests.oauth.flow import issue_tokens, post_form, refresh
+from tests.support.personas import SERVICENOW_SECRET
 from tests.oauth.test_token import is_accepted
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
-_fixtures = (alice, browser, inspector, servicenow)
 ORIGIN = "https://inspector.example.com"
 
 
@@ -49,23 +47,23 @@ def test_a_wrong_type_hint_still_finds_the_token(browser, inspector):
     assert not is_accepted(body["access_token"])
 
 
-def test_a_confidential_client_revokes_with_its_registered_authentication(browser, servicenow):
-    body = issue_tokens(browser, servicenow, SERVICENOW_SECRET)
-    assert revoke(browser, servicenow, body["access_token"], secret=SERVICENOW_SECRET).status_code == 200
+def test_a_confidential_client_revokes_with_its_registered_authentication(browser, servicenow_client):
+    body = issue_tokens(browser, servicenow_client, SERVICENOW_SECRET)
+    assert revoke(browser, servicenow_client, body["access_token"], secret=SERVICENOW_SECRET).status_code == 200
     assert not is_accepted(body["access_token"])
 
 
-def test_a_confidential_client_with_a_wrong_secret_gets_401(browser, servicenow):
-    body = issue_tokens(browser, servicenow, SERVICENOW_SECRET)
-    response = revoke(browser, servicenow, body["access_token"], secret="wrong")
+def test_a_confidential_client_with_a_wrong_secret_gets_401(browser, servicenow_client):
+    body = issue_tokens(browser, servicenow_client, SERVICENOW_SECRET)
+    response = revoke(browser, servicenow_client, body["access_token"], secret="wrong")
     assert response.status_code == 401 and response.json()["error"] == "invalid_client"
     assert response["WWW-Authenticate"].startswith("Basic ")
     assert is_accepted(body["access_token"])
 
 
-def test_a_client_cannot_revoke_another_clients_token(browser, inspector, servicenow):
+def test_a_client_cannot_revoke_another_clients_token(browser, inspector, servicenow_client):
     body = issue_tokens(browser, inspector)
-    response = revoke(browser, servicenow, body["access_token"], secret=SERVICENOW_SECRET)
+    response = revoke(browser, servicenow_client, body["access_token"], secret=SERVICENOW_SECRET)
     assert response.status_code == 200  # RFC 7009 2.2: no hint whether the token exists
     assert is_accepted(body["access_token"])
 

@@ -17,7 +17,8 @@ from oauth_app.models import AuditEvent, IdpIdentity
 from oauth_app.sso.client import SignInError
 from oauth_app.sso.provisioning import user_sign_in
 from oauth_app.accounts import revoke_user_tokens
-from tests.support.oauth_personas import issue_access_token, make_client
+from tests.support.personas import make_client
+from tests.support.tokens import issue_access_token
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
@@ -184,7 +185,8 @@ def test_an_idp_user_whose_sign_in_is_stale_is_sent_to_sign_in_again_at_authoriz
 def test_revoke_user_tokens_ends_access_and_refresh_tokens_of_that_user_only(db, django_user_model):
     oauth_client = make_client().client
     ada, bob = django_user_model.objects.create_user("ada"), django_user_model.objects.create_user("bob")
-    issue_access_token(oauth_client, ada), issue_access_token(oauth_client, ada), issue_access_token(oauth_client, bob)
+    for user in (ada, ada, bob):
+        issue_access_token(oauth_client, user, refresh_token=True)
     assert revoke_user_tokens(user=ada) == 2
     assert not AccessToken.objects.filter(user=ada).exists() and not RefreshToken.objects.filter(user=ada).exists()
     assert AccessToken.objects.filter(user=bob).count() == 1
@@ -194,7 +196,7 @@ def test_revoke_user_tokens_ends_access_and_refresh_tokens_of_that_user_only(db,
 @override_settings(**OIDC)
 def test_the_user_admin_shows_the_idp_identity_and_revokes_all_tokens(admin_client, db):
     ada = user_sign_in(claims=claims())
-    issue_access_token(make_client().client, ada)
+    issue_access_token(make_client().client, ada, refresh_token=True)
     page = admin_client.get(f"/admin/auth/user/{ada.pk}/change/").content.decode()
     assert "sub-1" in page and ISSUER in page and "Last sign in at" in page
     assert "Last IdP sign-in" in admin_client.get("/admin/auth/user/").content.decode()

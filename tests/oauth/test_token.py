@@ -15,15 +15,12 @@ from oauth2_provider.models import get_access_token_model, get_grant_model, get_
 
 from oauth_app import tokens
 from oauth_app.models import AuditEvent
-from tests.oauth.flow import (
-    BASIC_SECRET, SERVICENOW_SECRET, age_past_the_refresh_grace, alice, basic_client, browser, exchange, get_code,
-    inspector, issue_tokens, post_form, refresh, servicenow,
-)
+from tests.oauth.flow import age_past_the_refresh_grace, exchange, get_code, issue_tokens, post_form, refresh
+from tests.support.personas import BASIC_SECRET, SERVICENOW_SECRET
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
 Grant = get_grant_model()
-_fixtures = (alice, basic_client, browser, inspector, servicenow)
 
 
 def is_accepted(access_token: str) -> bool:
@@ -77,8 +74,8 @@ def test_issuing_a_token_updates_the_client_and_the_audit_log(browser, inspector
 
 # --- Client authentication -------------------------------------------------------------------------
 
-def test_client_secret_post_authenticates_the_servicenow_shape(browser, servicenow):
-    body = issue_tokens(browser, servicenow, SERVICENOW_SECRET)
+def test_client_secret_post_authenticates_the_servicenow_shape(browser, servicenow_client):
+    body = issue_tokens(browser, servicenow_client, SERVICENOW_SECRET)
     assert is_accepted(body["access_token"])
 
 
@@ -93,15 +90,16 @@ def assert_invalid_client(response):
     assert AccessToken.objects.count() == 0
 
 
-def test_a_wrong_secret_is_401_invalid_client_and_audited(browser, servicenow):
-    code, verifier, _ = get_code(browser, servicenow)
-    assert_invalid_client(exchange(browser, servicenow, code, verifier, secret="wrong"))
-    assert AuditEvent.objects.filter(kind=AuditEvent.Kind.CLIENT_AUTH_FAILED, client_id=servicenow.client_id).exists()
+def test_a_wrong_secret_is_401_invalid_client_and_audited(browser, servicenow_client):
+    code, verifier, _ = get_code(browser, servicenow_client)
+    assert_invalid_client(exchange(browser, servicenow_client, code, verifier, secret="wrong"))
+    assert AuditEvent.objects.filter(kind=AuditEvent.Kind.CLIENT_AUTH_FAILED,
+                                     client_id=servicenow_client.client_id).exists()
 
 
-def test_a_client_registered_for_post_cannot_authenticate_with_basic(browser, servicenow):
-    code, verifier, params = get_code(browser, servicenow)
-    basic = base64.b64encode(f"{servicenow.client_id}:{SERVICENOW_SECRET}".encode()).decode()
+def test_a_client_registered_for_post_cannot_authenticate_with_basic(browser, servicenow_client):
+    code, verifier, params = get_code(browser, servicenow_client)
+    basic = base64.b64encode(f"{servicenow_client.client_id}:{SERVICENOW_SECRET}".encode()).decode()
     fields = {"grant_type": "authorization_code", "code": code, "code_verifier": verifier,
               "redirect_uri": params["redirect_uri"]}
     response = browser.post("/oauth/token", fields, HTTP_AUTHORIZATION=f"Basic {basic}")
@@ -122,11 +120,11 @@ def test_two_authentication_methods_at_once_are_refused(browser, basic_client):
                                    client_secret=BASIC_SECRET))
 
 
-def test_a_confidential_client_without_its_secret_is_refused(browser, servicenow):
-    code, verifier, params = get_code(browser, servicenow)
+def test_a_confidential_client_without_its_secret_is_refused(browser, servicenow_client):
+    code, verifier, params = get_code(browser, servicenow_client)
     response = browser.post("/oauth/token", {"grant_type": "authorization_code", "code": code,
                                              "code_verifier": verifier, "redirect_uri": params["redirect_uri"],
-                                             "client_id": servicenow.client_id})
+                                             "client_id": servicenow_client.client_id})
     assert_invalid_client(response)
 
 
@@ -144,9 +142,9 @@ def test_a_missing_code_verifier_is_refused(browser, inspector):
     assert response.status_code == 400 and response.json()["error"] == "invalid_request"
 
 
-def test_a_code_issued_to_another_client_is_refused(browser, inspector, servicenow):
+def test_a_code_issued_to_another_client_is_refused(browser, inspector, servicenow_client):
     code, verifier, _ = get_code(browser, inspector)
-    response = exchange(browser, servicenow, code, verifier, redirect_uri=servicenow.redirect_uris,
+    response = exchange(browser, servicenow_client, code, verifier, redirect_uri=servicenow_client.redirect_uris,
                         secret=SERVICENOW_SECRET)
     assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
 
@@ -196,9 +194,9 @@ def test_refresh_token_replay_revokes_the_family(browser, inspector):
     assert AuditEvent.objects.filter(kind=AuditEvent.Kind.TOKEN_REPLAY_DETECTED).exists()
 
 
-def test_a_refresh_token_of_another_client_is_refused(browser, inspector, servicenow):
+def test_a_refresh_token_of_another_client_is_refused(browser, inspector, servicenow_client):
     first = issue_tokens(browser, inspector)
-    response = refresh(browser, servicenow, first["refresh_token"], secret=SERVICENOW_SECRET)
+    response = refresh(browser, servicenow_client, first["refresh_token"], secret=SERVICENOW_SECRET)
     assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
 
 
@@ -252,8 +250,8 @@ def test_another_resource_at_the_token_endpoint_is_invalid_target(browser, inspe
 # --- Errors ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("grant_type", ["client_credentials", "password", "implicit", "nonsense"])
-def test_grants_not_offered_are_refused_with_rfc6749_errors(browser, servicenow, grant_type):
-    response = post_form(browser, "/oauth/token", servicenow, SERVICENOW_SECRET, grant_type=grant_type,
+def test_grants_not_offered_are_refused_with_rfc6749_errors(browser, servicenow_client, grant_type):
+    response = post_form(browser, "/oauth/token", servicenow_client, SERVICENOW_SECRET, grant_type=grant_type,
                          username="alice", password="x")
     assert response.status_code in (400, 401)
     assert response.json()["error"] in ("unsupported_grant_type", "unauthorized_client", "invalid_grant")
@@ -270,12 +268,12 @@ def test_the_token_endpoint_only_accepts_post(client):
 
 # --- Cost (issue 5: at most 8 SQL queries per code exchange and per refresh) -----------------------
 
-def test_a_code_exchange_and_a_refresh_take_at_most_eight_queries(browser, servicenow):
-    code, verifier, _ = get_code(browser, servicenow)
+def test_a_code_exchange_and_a_refresh_take_at_most_eight_queries(browser, servicenow_client):
+    code, verifier, _ = get_code(browser, servicenow_client)
     with CaptureQueriesContext(connection) as exchange_queries:
-        body = exchange(browser, servicenow, code, verifier, secret=SERVICENOW_SECRET).json()
+        body = exchange(browser, servicenow_client, code, verifier, secret=SERVICENOW_SECRET).json()
     with CaptureQueriesContext(connection) as refresh_queries:
-        assert refresh(browser, servicenow, body["refresh_token"], secret=SERVICENOW_SECRET).status_code == 200
+        assert refresh(browser, servicenow_client, body["refresh_token"], secret=SERVICENOW_SECRET).status_code == 200
     exchange_sql, refresh_sql = statements(exchange_queries), statements(refresh_queries)
     print(f"\nSQL queries: code exchange {len(exchange_sql)}, refresh {len(refresh_sql)}")
     assert len(exchange_sql) <= 8, exchange_sql

@@ -7,10 +7,9 @@ from django.core.cache import cache
 from oauth2_provider.models import get_access_token_model
 
 from oauth_app import tokens
-from tests.oauth.flow import alice, browser, inspector, issue_tokens
+from tests.oauth.flow import issue_tokens
 
 AccessToken = get_access_token_model()
-_fixtures = (alice, browser, inspector)
 
 pytestmark = pytest.mark.skipif(not settings.CACHE_IS_SHARED, reason="the allow-list exists only with Redis")
 

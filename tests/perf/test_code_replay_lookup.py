@@ -18,7 +18,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 
 from oauth_app.models import AuditEvent, RedeemedCode
-from tests.oauth.flow import alice, browser, exchange, get_code, inspector  # noqa: F401  fixtures
+from tests.oauth.flow import exchange, get_code
 
 AccessToken = get_access_token_model()
 HISTORY = 20_000

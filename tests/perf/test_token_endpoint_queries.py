@@ -11,9 +11,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.oauth.flow import (  # noqa: F401  fixtures
-    BASIC_SECRET, alice, basic_client, browser, exchange, get_code, inspector, refresh,
-)
+from tests.oauth.flow import exchange, get_code, refresh
+from tests.support.personas import BASIC_SECRET
 
 MAX_TOKEN_ENDPOINT_QUERIES = 8
 

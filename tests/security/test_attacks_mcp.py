@@ -10,7 +10,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 
-from tests.security.conftest import AccessToken, database_unchanged, issue_access_token, jwt_claims
+from tests.security.conftest import AccessToken, database_unchanged
+from tests.support.tokens import access_token_claims, issue_access_token
 
 pytestmark = pytest.mark.django_db
 
@@ -87,28 +88,28 @@ def test_a_token_from_another_issuer_is_refused(client, public_client, alice):
 
 
 def test_an_unsigned_alg_none_token_is_refused(client, public_client, alice):
-    claims = jwt_claims(public_client, alice)
+    claims = access_token_claims(public_client, alice)
     token = f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims)}."
     with database_unchanged():
         assert_token_refused(post_mcp(client, TOOLS_LIST, token))
 
 
 def test_an_hs256_token_signed_with_another_key_is_refused(client, public_client, alice):
-    token = forge(jwt_claims(public_client, alice), key="another-key-" + "k" * 40)
+    token = forge(access_token_claims(public_client, alice), key="another-key-" + "k" * 40)
     with database_unchanged():
         assert_token_refused(post_mcp(client, TOOLS_LIST, token))
 
 
 def test_an_rs256_token_is_refused_rs_hs_confusion(client, public_client, alice):
     private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    token = forge(jwt_claims(public_client, alice), key=private_key, algorithm="RS256")
+    token = forge(access_token_claims(public_client, alice), key=private_key, algorithm="RS256")
     with database_unchanged():
         assert_token_refused(post_mcp(client, TOOLS_LIST, token))
 
 
 def test_a_correctly_signed_token_that_was_never_issued_is_refused(client, public_client, alice):
     """Even with the signing key, a JWT not recorded by the token endpoint is not active."""
-    token = forge(jwt_claims(public_client, alice))
+    token = forge(access_token_claims(public_client, alice))
     with database_unchanged():
         assert_token_refused(post_mcp(client, TOOLS_LIST, token))
 

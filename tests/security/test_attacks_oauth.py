@@ -7,25 +7,18 @@ import pytest
 from django.test import Client as HttpClient
 
 from oauth_app.validators import digest
-from tests.oauth.flow import age_past_the_refresh_grace
+from tests.oauth.flow import age_past_the_refresh_grace, pkce_pair
 from tests.security.conftest import (
-    ALICE_PASSWORD, OTHER_REDIRECT_URI, REDIRECT_URI, AccessToken, Grant, RefreshToken, database_unchanged, exchange,
-    make_client, make_grant, pkce_pair, token_request,
+    AccessToken, Grant, RefreshToken, database_unchanged, exchange, make_grant, token_request,
 )
+from tests.support.personas import AGENT_REDIRECT, ALICE_PASSWORD, OTHER_REDIRECT, make_client
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def browser(client, alice):
-    """Alice's signed-in browser, as an attacker's link would find it."""
-    client.force_login(alice)
-    return client
-
-
 def authorize_params(oauth_client, **overrides) -> dict:
     _, challenge = pkce_pair()
-    params = {"response_type": "code", "client_id": oauth_client.client_id, "redirect_uri": REDIRECT_URI,
+    params = {"response_type": "code", "client_id": oauth_client.client_id, "redirect_uri": AGENT_REDIRECT,
               "scope": "mcp:tools", "state": "s-123", "code_challenge": challenge, "code_challenge_method": "S256"}
     params.update(overrides)
     return {name: value for name, value in params.items() if value is not None}
@@ -35,7 +28,7 @@ def authorize(browser, oauth_client, **overrides):
     return browser.get("/oauth/authorize?" + urlencode(authorize_params(oauth_client, **overrides)))
 
 
-def redirected_error(response, redirect_uri=REDIRECT_URI) -> dict:
+def redirected_error(response, redirect_uri=AGENT_REDIRECT) -> dict:
     """The error sent back to the client's own redirect URI, and no code with it."""
     assert response.status_code == 302, response.content[:300]
     location = response["Location"]
@@ -85,7 +78,7 @@ def test_authorization_for_an_unknown_client_is_no_open_redirect(browser, public
 
 def test_authorization_with_another_clients_redirect_uri_is_not_redirected(browser, public_client, other_client):
     with database_unchanged():
-        assert_not_redirected(authorize(browser, public_client, redirect_uri=OTHER_REDIRECT_URI))
+        assert_not_redirected(authorize(browser, public_client, redirect_uri=OTHER_REDIRECT))
 
 
 def test_error_redirects_return_a_tampered_state_verbatim_and_inject_nothing(browser, public_client):
@@ -140,7 +133,7 @@ def test_code_exchange_without_a_verifier_is_refused(client, alice, public_clien
     code, _ = make_grant(public_client, alice)
     with database_unchanged():
         response = token_request(client, {"grant_type": "authorization_code", "code": code,
-                                          "redirect_uri": REDIRECT_URI, "client_id": public_client.client_id})
+                                          "redirect_uri": AGENT_REDIRECT, "client_id": public_client.client_id})
     assert response.status_code == 400
     assert response.json()["error"] in ("invalid_request", "invalid_grant")
 
@@ -166,7 +159,7 @@ def test_authorization_code_replay_is_refused_and_revokes_what_the_code_issued(c
 
 
 def test_a_code_issued_to_another_client_is_refused(client, alice, public_client):
-    thief, _ = make_client(name="Thief")
+    thief = make_client(name="Thief").client
     code, verifier = make_grant(public_client, alice)
     with database_unchanged():
         assert_token_error(exchange(client, thief, code, verifier), "invalid_grant")

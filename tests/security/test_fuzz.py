@@ -9,8 +9,11 @@ from hypothesis import HealthCheck, given, settings as hypothesis_settings, stra
 
 from mcp_app import jsonrpc
 from oauth_app.models import Client
-from oauth_app.policies import RegistrationError, client_metadata_from_dict, is_loopback_host
-from tests.security.conftest import issue_access_token, issue_initial_access_token, make_client
+from oauth_app.policies import RegistrationError, client_metadata_from_dict
+from oauth_app.redirect_uris import is_loopback_host
+from tests.security.conftest import issue_initial_access_token
+from tests.support.personas import make_client
+from tests.support.tokens import issue_access_token
 
 FUZZ = hypothesis_settings(max_examples=150, deadline=None,
                            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -82,7 +85,7 @@ def mcp_token(db, settings):
     from django.contrib.auth import get_user_model
 
     user = get_user_model().objects.create_user("fuzzer", password="fuzzer-password-123456")
-    return issue_access_token(make_client()[0], user)
+    return issue_access_token(make_client().client, user)
 
 
 @HTTP_FUZZ

@@ -2,19 +2,15 @@
 but its sender's address's, and every per-address limit counting an IPv6 caller by its /64."""
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import RequestFactory
 
 from common.http import address_group
-from tests.security.conftest import ALICE_PASSWORD, AccessToken, issue_access_token, make_client
+from tests.security.conftest import AccessToken
+from tests.support.personas import ALICE_PASSWORD, make_client
+from tests.support.tokens import issue_access_token
 from tests.security.test_rate_limits import assert_jsonrpc_429, assert_oauth_429, login, mcp_call, post_token
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def bob(db):
-    return get_user_model().objects.create_user("bob", password="bob-password-0123456789")
 
 
 def revoked_token(oauth_client, user) -> str:
@@ -26,7 +22,7 @@ def revoked_token(oauth_client, user) -> str:
 
 def test_mcp_gives_each_user_of_a_shared_client_their_own_budget(client, settings, alice, bob):
     settings.RATE_LIMIT_MCP_MAX = 2
-    servicenow = make_client(name="ServiceNow instance")[0]
+    servicenow = make_client(name="ServiceNow instance").client
     alice_token, bob_token = issue_access_token(servicenow, alice), issue_access_token(servicenow, bob)
     for n in range(2):
         assert mcp_call(client, alice_token, remote=f"203.0.113.{n}").status_code == 200
@@ -36,7 +32,7 @@ def test_mcp_gives_each_user_of_a_shared_client_their_own_budget(client, setting
 
 def test_a_revoked_token_is_refused_401_without_spending_its_users_budget(client, settings, alice):
     settings.RATE_LIMIT_MCP_MAX = 2
-    acme = make_client()[0]
+    acme = make_client().client
     stolen = revoked_token(acme, alice)
     for n in range(4):  # from many addresses, so no address reaches its own limit
         assert mcp_call(client, stolen, remote=f"198.51.100.{n}").status_code == 401
@@ -47,7 +43,7 @@ def test_a_revoked_token_is_refused_401_without_spending_its_users_budget(client
 
 def test_a_flood_of_refused_tokens_is_limited_per_address(client, settings, alice):
     settings.RATE_LIMIT_MCP_MAX = 2
-    stolen = revoked_token(make_client()[0], alice)
+    stolen = revoked_token(make_client().client, alice)
     for token in (stolen, "forged.jwt.value"):
         assert mcp_call(client, token, remote="198.51.100.7").status_code == 401
     assert_jsonrpc_429(mcp_call(client, stolen, remote="198.51.100.7"))

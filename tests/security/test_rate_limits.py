@@ -7,9 +7,9 @@ from django.conf import settings
 from django.test import RequestFactory
 
 from common.http import client_address
-from tests.security.conftest import (
-    ALICE_PASSWORD, AccessToken, database_unchanged, issue_access_token, make_client,
-)
+from tests.security.conftest import AccessToken, database_unchanged
+from tests.support.personas import ALICE_PASSWORD, make_client
+from tests.support.tokens import issue_access_token
 
 pytestmark = pytest.mark.django_db
 
@@ -107,7 +107,7 @@ def assert_jsonrpc_429(response):
 
 def test_mcp_is_limited_per_oauth_client_whatever_address_it_calls_from(client, settings, alice):
     settings.RATE_LIMIT_MCP_MAX = 2
-    acme, other = make_client()[0], make_client(name="Other")[0]
+    acme, other = make_client().client, make_client(name="Other").client
     acme_token, other_token = issue_access_token(acme, alice), issue_access_token(other, alice)
     mcp_call(client, acme_token, remote="203.0.113.1")
     mcp_call(client, acme_token, remote="203.0.113.2")
@@ -140,7 +140,7 @@ class RoundTrips:
 @pytest.mark.skipif(not settings.CACHE_IS_SHARED, reason="needs Redis (the shared cache)")
 def test_an_authenticated_mcp_request_costs_one_redis_round_trip_for_token_and_rate_limit(
         client, alice, monkeypatch, django_assert_num_queries):
-    token = issue_access_token(make_client()[0], alice)
+    token = issue_access_token(make_client().client, alice)
     mcp_call(client, token)  # first use: the database confirms the token, the cache remembers it
     trips = RoundTrips(monkeypatch)
     with django_assert_num_queries(0):
@@ -154,7 +154,7 @@ def test_the_mcp_counter_expires_after_its_window(client, alice):
     """INCR creates the counter; the request that created it gives it its expiry (mcp_app.throttling)."""
     from django.core.cache import cache
 
-    oauth_client = make_client()[0]
+    oauth_client = make_client().client
     assert mcp_call(client, issue_access_token(oauth_client, alice)).status_code == 200
     client_id = oauth_client.client_id
     redis_client = cache.client.get_client(write=True)
@@ -206,7 +206,7 @@ def test_successful_logins_are_not_counted_as_attempts(client, settings, alice):
 
 def test_with_redis_unreachable_mcp_is_answered_from_postgres_and_a_revoked_token_stays_refused(client, settings,
                                                                                                  alice):
-    token = issue_access_token(make_client()[0], alice)
+    token = issue_access_token(make_client().client, alice)
     settings.CACHES = {"default": {
         "BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0",
         "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2}}}

@@ -6,9 +6,8 @@ from django.contrib.sessions.models import Session
 from django.core.cache import cache
 
 from mcpsite.sessions import CACHE_KEY_PREFIX, stored_key
-from tests.oauth.flow import ALICE_PASSWORD, alice
+from tests.support.personas import ALICE_PASSWORD
 
-_fixtures = (alice,)
 SIGNED_IN_PAGE = "/accounts/password_change/"  # 200 for any signed-in user, a redirect to the login page otherwise
 
 

@@ -5,7 +5,8 @@ another (per address and per (account, address) at RATE_LIMIT_LOGIN_MAX, per acc
 import pytest
 from django.conf import settings
 
-from tests.security.conftest import ALICE_PASSWORD, database_unchanged
+from tests.security.conftest import database_unchanged
+from tests.support.personas import ALICE_PASSWORD
 
 pytestmark = pytest.mark.django_db
 

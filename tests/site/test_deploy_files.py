@@ -109,6 +109,7 @@ def test_dockerfile_runs_gunicorn_with_our_config_as_a_non_root_user(dockerfile)
     assert any(keyword == "HEALTHCHECK" and "/health" in arguments for keyword, arguments in dockerfile)
 
 
+@pytest.mark.needs_nginx
 def test_nginx_accepts_the_site_config_with_its_placeholders_filled(tmp_path):
     nginx = require_binary("nginx", "nginx-light")
     openssl = require_binary("openssl", "openssl")

@@ -1,13 +1,16 @@
 """Logging: JSON lines on stdout in production, readable text in development, X-Request-ID on every response."""
 
 import json
+import logging
 import re
 import subprocess
+import sys
 import time
 
 import pytest
 import requests
 
+from common.logging import JsonFormatter, TextFormatter
 from harness.servers import PYTHON, ROOT
 from tests.support.production import default_environment
 
@@ -90,3 +93,70 @@ def test_log_requests_turns_the_per_request_line_on_and_off(client, settings, ca
     assert response["X-Request-ID"] == "log-requests-switch"  # the id is given either way
     lines = [record for record in caplog.records if record.name == "mcpsite.request"]
     assert len(lines) == (1 if log_requests else 0)
+
+
+# --- No forged lines, in either format --------------------------------------------------------------
+
+FORGED = "2026-01-01 00:00:00,000 INFO oauth_app.audit [-] audit admin_action client= actor=root"
+LINE_BREAKS = ["\n", "\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x85", "\u2028", "\u2029"]
+
+
+def log_record(message: str, *args, exc_info=None) -> logging.LogRecord:
+    record = logging.LogRecord("oauth_app.audit", logging.INFO, __file__, 1, message, args, exc_info)
+    record.request_id = "req-1"
+    return record
+
+
+@pytest.mark.parametrize("line_break", LINE_BREAKS, ids=[repr(ch) for ch in LINE_BREAKS])
+def test_the_text_format_escapes_line_breaks_so_a_user_name_cannot_forge_a_line(line_break):
+    line = TextFormatter().format(log_record("signed in as %s", f"alice{line_break}{FORGED}"))
+    assert len(line.splitlines()) == 1
+    assert line.endswith(f"signed in as alice{line_break.encode('unicode_escape').decode()}{FORGED}")
+
+
+def test_the_text_format_escapes_terminal_and_bidi_controls_and_lone_surrogates():
+    line = TextFormatter().format(log_record("GET %s", "/x\x1b[2J\u202egnp.exe\u200b\ud800"))
+    assert line.endswith("GET /x\\x1b[2J\\u202egnp.exe\\u200b\\ud800")
+    line.encode("utf-8")  # a lone surrogate would make the stream handler fail
+
+
+def test_a_traceback_in_the_text_format_stays_indented_under_its_record():
+    try:
+        raise ValueError(f"bad input\n{FORGED}")
+    except ValueError:
+        record = log_record("refused", exc_info=sys.exc_info())
+    first, *rest = TextFormatter().format(record).splitlines()
+    assert first.endswith("[req-1] refused")
+    assert rest and all(line.startswith("    ") for line in rest)
+
+
+@pytest.mark.parametrize("line_break", LINE_BREAKS, ids=[repr(ch) for ch in LINE_BREAKS])
+def test_the_json_format_keeps_one_record_per_line_whatever_the_message(line_break):
+    message = f"signed in as alice{line_break}{FORGED}\u202e\ud800"
+    line = JsonFormatter().format(log_record("%s", message))
+    assert len(line.splitlines()) == 1 and line.isascii()
+    assert json.loads(line)["message"] == message
+
+
+def test_development_text_logs_escape_a_forged_request_path():
+    script = ("from django.test import Client; "
+              f"Client().get('/forge%0A{FORGED.replace(' ', '%20')}', HTTP_X_REQUEST_ID='dev-forge-1')")
+    result = subprocess.run([PYTHON, "manage.py", "shell", "-c", script], cwd=ROOT, env=default_environment(),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    [line] = [line for line in result.stdout.splitlines() if "dev-forge-1" in line]
+    assert line.endswith(f"GET /forge\\n{FORGED} 404")
+    assert not any(line.startswith("2026-01-01") for line in result.stdout.splitlines())
+
+
+def test_production_access_lines_stay_json_when_the_path_and_user_agent_try_to_forge_fields(production_server):
+    agent = 'curl\\", "level": "ERROR", "logger": "oauth_app.audit'  # gunicorn escapes the quote, not the backslash
+    requests.get(f"{production_server.base_url}/forge%0A%7B%22level%22%3A%22ERROR%22%7D",
+                 headers={"X-Request-ID": "prod-forge-1", "User-Agent": agent}, timeout=5, allow_redirects=False)
+    deadline = time.monotonic() + 5  # gunicorn writes its access line just after the response
+    while time.monotonic() < deadline and '"gunicorn.access"' not in "".join(log_lines_of(production_server,
+                                                                                            "prod-forge-1")):
+        time.sleep(0.05)
+    entries = [json.loads(line) for line in log_lines_of(production_server, "prod-forge-1")]  # each one JSON
+    [access] = [entry for entry in entries if entry["logger"] == "gunicorn.access"]
+    assert (access["level"], access["user_agent"], access["path"]) == ("INFO", agent, '/forge\n{"level":"ERROR"}')
