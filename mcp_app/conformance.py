@@ -1,5 +1,6 @@
 """The fixtures the official MCP conformance suite (@modelcontextprotocol/conformance 0.2.0-alpha.12,
-`server` mode) calls: tools, resources and prompts with the exact names, arguments and outputs of its scenarios.
+`server` mode) calls: tools, resources and prompts with the exact names, arguments and outputs of its scenarios
+(the tasks-* scenarios' tools at the end of the tools).
 
 Registered only when settings.MCP_CONFORMANCE_FIXTURES is on (off by default: a production server
 does not list test fixtures); the 2026-07-28 ones are in mcp_app.conformance_modern. docs/conformance.md
@@ -17,6 +18,7 @@ from typing import Annotated
 from pydantic import Field
 
 from mcp_app.context import Context, ToolError
+from mcp_app.tasks import Background, pause
 from mcp_app.registry import (
     ToolResult,
     audio,
@@ -198,6 +200,65 @@ def test_elicitation_sep1330_enums(ctx: Context) -> str:
         "required": [],
     })
     return elicitation_summary(answer, "Elicitation completed")
+
+
+# --- Tasks (tasks-* scenarios, the io.modelcontextprotocol/tasks extension) --------------------------------
+CONFIRM_SCHEMA = {"type": "object", "properties": {"confirm": {"type": "boolean"}}, "required": ["confirm"]}
+NAME_SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+
+
+@tool
+def greet(name: str) -> str:
+    """Greets by name (runs synchronously: no task support)."""
+    return f"Hello, {name}!"
+
+
+@tool(task_support="optional")
+def slow_compute(seconds: Annotated[float, Field(ge=0, le=300)], ctx: Context, label: str = "") -> str:
+    """Sleeps for `seconds`, then answers; as a task, a cancellation stops it at once."""
+    pause(ctx, seconds)
+    return f"Computed {label or 'result'} after {seconds} seconds"
+
+
+@tool(task_support="required")
+def failing_job(ctx: Context) -> str:
+    """Reports a tool execution error after about a second (a completed task with isError)."""
+    pause(ctx, 1)
+    raise ToolError("failing_job failed, as it always does")
+
+
+@tool(task_support="optional")
+def protocol_error_job(ctx: Context) -> str:
+    """Fails with an internal error after about a second (a failed task)."""
+    pause(ctx, 1)
+    raise RuntimeError("protocol_error_job breaks on purpose")
+
+
+@tool(task_support="optional")
+def confirm_delete(filename: str, ctx: Context) -> str:
+    """Asks the user to confirm (one elicitation), then pretends to delete the file."""
+    answer = ctx.elicit(f"Delete {filename}?", CONFIRM_SCHEMA)
+    confirmed = answer.get("action") == "accept" and (answer.get("content") or {}).get("confirm")
+    return f"Deleted {filename}" if confirmed else f"Kept {filename}"
+
+
+@tool(task_support="required")
+def multi_input(ctx: Context) -> str:
+    """Asks two questions at once (two pending inputRequests), then answers with both names."""
+    answers = ctx.request_inputs({
+        "first": ("elicitation/create", {"message": "First name?", "requestedSchema": NAME_SCHEMA}),
+        "second": ("elicitation/create", {"message": "Second name?", "requestedSchema": NAME_SCHEMA}),
+    })
+    names = [(answers[key].get("content") or {}).get("name") for key in ("first", "second")]
+    return f"Got {names[0]} and {names[1]}"
+
+
+@tool(task_support="required", task_launcher=True)
+def test_tool_with_task(ctx: Context):
+    """Asks for the user's name on the tools/call round trips, then greets them from a task."""
+    answer = ctx.elicit("What is your name?", NAME_SCHEMA, key="user_name")
+    name = (answer.get("content") or {}).get("name", "stranger")
+    return Background(lambda task_ctx: f"Hello, {name}! (from a task)")
 
 
 # --- Resources (resources-* scenarios) -------------------------------------------------------------------

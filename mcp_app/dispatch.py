@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 
 from common.logging import current_request_id
-from mcp_app import jsonrpc
+from mcp_app import jsonrpc, tasks
 from mcp_app.context import LOG_LEVEL_META_KEY, LOG_LEVELS, PLAIN_JSON, Context, Outbox, owner_of
 from mcp_app.input_required import InputRequestsOutbox, InputRequired
 from mcp_app.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND, JsonRpcError, Request
@@ -66,6 +66,8 @@ def capabilities(modern: bool) -> dict:
     }
     if not modern:  # 2026-07-28 sets the log level per request in _meta instead
         caps["logging"] = {}
+    else:
+        caps["extensions"] = tasks.CAPABILITY
     return caps
 
 
@@ -220,6 +222,8 @@ class Call:
         if tool is None:
             raise self.invalid(f"Unknown tool: {name}")
         arguments = object_param(self.params, "arguments", self.request.id)
+        if tool.task_support:
+            return tasks.call_tool(self, tool, arguments)
         return tool.call(arguments, self.context())
 
     def resources_read(self) -> dict:
@@ -300,4 +304,4 @@ LEGACY_METHODS = {
     "resources/subscribe": Call.subscribe,
     "resources/unsubscribe": Call.subscribe,
 }
-MODERN_METHODS = {**COMMON_METHODS, "server/discover": Call.discover}
+MODERN_METHODS = {**COMMON_METHODS, "server/discover": Call.discover, **tasks.METHODS}

@@ -10,6 +10,7 @@ from django.core import checks
 
 MIN_JWT_SECRET_LENGTH = 32
 MAX_REFRESH_TOKEN_REUSE_GRACE_SECONDS = 60
+MIN_TASK_LEASE_SECONDS = 3  # the heartbeat renews it every second
 
 
 def configuration_problems() -> list[tuple[str, str, str]]:
@@ -43,6 +44,16 @@ def configuration_problems() -> list[tuple[str, str, str]]:
         problems.append(
             ("mcpsite.E012", f"JWT_ALGORITHM must be HS256, ES256 or RS256 (it is {settings.JWT_ALGORITHM!r}).",
              "Use HS256 (JWT_SECRET) or ES256/RS256 (keys from `manage.py rotate_signing_key`, see docs/keys.md).")
+        )
+    task_settings = ("MCP_TASK_TTL_SECONDS", "MCP_TASK_POLL_INTERVAL_MS", "MCP_TASK_THREADS")
+    for name in [name for name in task_settings if getattr(settings, name) < 1]:
+        problems.append(("mcpsite.E031", f"{name} must be a positive integer (it is {getattr(settings, name)}).",
+                         "Use the default or a larger value."))
+    if settings.MCP_TASK_LEASE_SECONDS < MIN_TASK_LEASE_SECONDS:
+        problems.append(
+            ("mcpsite.E032", f"MCP_TASK_LEASE_SECONDS must be at least {MIN_TASK_LEASE_SECONDS} (it is "
+             f"{settings.MCP_TASK_LEASE_SECONDS}): a shorter lease fails tasks whose worker is only slow.",
+             "Use the default (30) or a larger value.")
         )
     if not settings.IS_PRODUCTION:
         return problems

@@ -211,6 +211,13 @@ MCP_REGISTRY = "mcp_app.registry.registry"
 MCP_DEMO_CONTENT = env_bool("MCP_DEMO_CONTENT", True)
 # Seconds a tool waits for the client's answer to a sampling or elicitation request sent on its event stream.
 MCP_CLIENT_REQUEST_TIMEOUT = env_int("MCP_CLIENT_REQUEST_TIMEOUT", 60)
+# Tasks (the io.modelcontextprotocol/tasks extension, mcp_app.tasks): how long a task and its result are
+# kept after it was created, how often clients are told to poll, how long a task outlives a silent worker
+# (its heartbeat renews the lease), and how many tasks each worker process runs at once.
+MCP_TASK_TTL_SECONDS = env_int("MCP_TASK_TTL_SECONDS", 3600)
+MCP_TASK_POLL_INTERVAL_MS = env_int("MCP_TASK_POLL_INTERVAL_MS", 500)
+MCP_TASK_LEASE_SECONDS = env_int("MCP_TASK_LEASE_SECONDS", 30)
+MCP_TASK_THREADS = env_int("MCP_TASK_THREADS", 4)
 
 # --- Django -----------------------------------------------------------------------------------
 INSTALLED_APPS = [

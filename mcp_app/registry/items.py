@@ -32,6 +32,10 @@ class Tool:
     scope: str | None = None
     output: Output = field(default_factory=Output)
     meta: dict | None = None
+    # The tasks extension (mcp_app.tasks): "optional" or "required" lets the call run as a task; a
+    # launcher runs on the request and returns the task's work (mcp_app.tasks.Background).
+    task_support: str | None = None
+    task_launcher: bool = False
     schema: dict | None = None  # an inputSchema given as is, instead of the one of the parameters
 
     @property
@@ -53,6 +57,8 @@ class Tool:
             descriptor["outputSchema"] = with_dialect(self.output.schema) if dialect else self.output.schema
         if self.annotations:
             descriptor["annotations"] = self.annotations
+        if self.task_support:
+            descriptor["execution"] = {"taskSupport": self.task_support}
         if self.meta:
             descriptor["_meta"] = self.meta
         return descriptor

@@ -18,6 +18,7 @@ from mcp_app.registry.parameter_headers import check_header_parameters
 from mcp_app.registry.signatures import Function, description_of, output_of
 
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")  # 2025-11-25 tool name guidance
+TASK_SUPPORT = (None, "optional", "required")  # execution.taskSupport; None is the spec's "forbidden"
 LIST_KEYS = {"tools": "tools", "resources": "resources", "templates": "resourceTemplates", "prompts": "prompts"}
 
 
@@ -32,18 +33,22 @@ class Registry:
 
     # Decorators -----------------------------------------------------------------------------------
     def tool(self, fn=None, *, name=None, title=None, description=None, annotations=None, scope=None, meta=None,
-             input_schema=None):
+             input_schema=None, task_support=None, task_launcher=False):
         """Register a function as a tool. `annotations` are MCP ToolAnnotations (readOnlyHint, …);
-        `input_schema` replaces the schema of the parameters in tools/list (they still validate)."""
+        `input_schema` replaces the schema of the parameters in tools/list (they still validate);
+        `task_support` ("optional" or "required") lets a call run as a task (docs/tools.md)."""
 
         def register(fn):
             tool_name = name or fn.__name__
             if not TOOL_NAME.match(tool_name):
                 raise ImproperlyConfigured(f"tool name {tool_name!r} must match {TOOL_NAME.pattern}")
+            if task_support not in TASK_SUPPORT or (task_launcher and not task_support):
+                raise ImproperlyConfigured(f"tool {tool_name!r}: task_support must be one of \"optional\", "
+                                           "\"required\" or None, and a task_launcher needs it")
             item = Tool(
                 function=Function.of(fn, tool_name), name=tool_name, description=description_of(fn, description),
                 title=title, annotations=annotations, scope=scope, output=output_of(fn), meta=meta,
-                schema=input_schema,
+                schema=input_schema, task_support=task_support, task_launcher=task_launcher,
             )
             check_header_parameters(tool_name, item.input_schema)
             self._add(self.tools, tool_name, item)

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 from mcp_app.context import Context, ToolError
 from mcp_app.registry import Registry, ResourceNotFound, ToolResult, header, image, text
 from mcp_app.registry import registry as product_registry
+from mcp_app.tasks import pause
 
 registry = Registry()
 registry.include(product_registry)  # filled at start-up (apps.py), before the tests import this module
@@ -105,3 +106,40 @@ def routed(region: Annotated[str, header("Region")], count: Annotated[int | None
            loud: Annotated[bool, header("Loud")] = False) -> str:
     """Three parameters mirrored as Mcp-Param-* headers (2026-07-28)."""
     return f"{region} {count} {loud}"
+
+
+# --- Tasks (mcp_app.tasks) -------------------------------------------------------------------------------
+@tool(name="test_task_sleep", task_support="optional")
+def task_sleep(seconds: float, ctx: Context) -> str:
+    """Sleeps (ending early when its task is cancelled), then answers."""
+    pause(ctx, seconds)
+    return f"slept {seconds}"
+
+
+@tool(name="test_task_only", task_support="required")
+def task_only(ctx: Context) -> str:
+    """Runs only as a task, and says what it told the client meanwhile."""
+    ctx.report_progress(1, 2, "halfway")
+    pause(ctx, 0.5)
+    return "done"
+
+
+@tool(name="test_task_refuse", task_support="required")
+def task_refuse() -> str:
+    """A tool error in a task."""
+    raise ToolError("no, thanks")
+
+
+@tool(name="test_task_explode", task_support="required")
+def task_explode() -> str:
+    """An internal fault in a task: its text must not reach the client."""
+    raise RuntimeError("secret internals: password=hunter2")
+
+
+@tool(name="test_task_ask_twice", task_support="required")
+def task_ask_twice(ctx: Context) -> str:
+    """Two questions at once; answers with both."""
+    schema = {"type": "object", "properties": {"name": {"type": "string"}}}
+    answers = ctx.request_inputs({"a": ("elicitation/create", {"message": "A?", "requestedSchema": schema}),
+                                  "b": ("elicitation/create", {"message": "B?", "requestedSchema": schema})})
+    return " and ".join(answers[key]["content"]["name"] for key in ("a", "b"))

@@ -45,8 +45,10 @@ RULES = {
                      "REFRESH_TOKEN_REUSE_GRACE_SECONDS must be between 0 and 60"),
     "mcpsite.E011": ({"RATE_LIMIT_LOGIN_MAX": 10, "RATE_LIMIT_LOGIN_ACCOUNT_MAX": 5},
                      "RATE_LIMIT_LOGIN_ACCOUNT_MAX is below RATE_LIMIT_LOGIN_MAX"),
+    "mcpsite.E031": ({"MCP_TASK_THREADS": 0}, "MCP_TASK_THREADS must be a positive integer"),
+    "mcpsite.E032": ({"MCP_TASK_LEASE_SECONDS": 1}, "MCP_TASK_LEASE_SECONDS must be at least 3"),
 }
-DEVELOPMENT_RULES = {"mcpsite.E001", "mcpsite.E002", "mcpsite.E010", "mcpsite.E011"}
+DEVELOPMENT_RULES = {"mcpsite.E001", "mcpsite.E002", "mcpsite.E010", "mcpsite.E011", "mcpsite.E031", "mcpsite.E032"}
 
 
 def problems(is_production: bool, **unsafe):
