@@ -15,3 +15,4 @@ class McpAppConfig(AppConfig):
             modules.append("mcp_app.conformance")
         for module in modules:
             importlib.import_module(module)
+        from mcp_app import policy_signals  # noqa: F401  (connects the receivers)

@@ -7,13 +7,14 @@ default, an event stream in mcp_app.streams).
 """
 
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from django.conf import settings
 
-from mcp_app import jsonrpc
+from mcp_app import audit, jsonrpc, policy, tool_limits
 from mcp_app.context import LOG_LEVEL_META_KEY, LOG_LEVELS, PLAIN_JSON, Context, Outbox
 from mcp_app.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND, JsonRpcError, Request
 from mcp_app.registry import InvalidArguments, Registry, ResourceNotFound, ResourceTemplate, registry
@@ -40,9 +41,12 @@ class AuthenticationRequired(Exception):
 
 
 class InsufficientScope(Exception):
-    def __init__(self, scope: str, what: str):
+    def __init__(self, scope: str, what: str, granted=frozenset()):
         super().__init__(f"{what} requires the scope {scope}")
         self.scope = scope
+        # Step-up: the challenge asks for what the token has plus what is missing, so one re-authorization
+        # gets a token for everything (RFC 6750 section 3.1, MCP's scope challenge).
+        self.needed = sorted({*granted, *scope.split()})
 
 
 def server_info() -> dict:
@@ -86,6 +90,7 @@ class Call:
     identity: Any  # oauth_app.tokens.TokenIdentity or None
     registry: Registry = registry
     outbox: Outbox = PLAIN_JSON  # where the Context's messages go before the result (set by `run`)
+    denied: bool = field(default=False, init=False)  # the target exists but the access policy hides it
 
     @property
     def modern(self) -> bool:
@@ -96,15 +101,31 @@ class Call:
         return self.request.params
 
     @cached_property
+    def access(self) -> "policy.Access | policy.Public":
+        return policy.access_for(self.identity)
+
+    def visible(self, item):
+        """The item, or None when the access policy hides it from this caller: as if it did not exist."""
+        if item is not None and not self.access.allows(item):
+            self.denied = True
+            return None
+        return item
+
+    def find_resource(self, uri: str):
+        found = self.registry.find_resource(uri)
+        return found if found is not None and self.visible(found[0]) is not None else None
+
+    @cached_property
     def target(self):
-        """The tool, prompt or resource this request names, if it exists (for scope checks and streaming)."""
+        """The tool, prompt or resource this request names, if it exists for this caller (for scope checks,
+        streaming and the call itself)."""
         method, params = self.request.method, self.request.params
         if method == "tools/call":
-            return self.registry.tools.get(params.get("name"))
+            return self.visible(self.registry.tools.get(params.get("name")))
         if method == "prompts/get":
-            return self.registry.prompts.get(params.get("name"))
+            return self.visible(self.registry.prompts.get(params.get("name")))
         if method == "resources/read" and isinstance(params.get("uri"), str):
-            found = self.registry.find_resource(params["uri"])
+            found = self.find_resource(params["uri"])
             return found[0] if found else None
         return None
 
@@ -115,8 +136,11 @@ class Call:
             return
         if self.identity is None:
             raise AuthenticationRequired()
-        if scope not in self.identity.scopes:
-            raise InsufficientScope(scope, f"{self.request.method} {self.params.get('name') or self.params.get('uri')}")
+        missing = [needed for needed in scope.split() if needed not in self.identity.scopes]
+        if missing:
+            audit.denied(self, f"insufficient scope: {' '.join(missing)}")
+            what = f"{self.request.method} {self.params.get('name') or self.params.get('uri')}"
+            raise InsufficientScope(" ".join(missing), what, granted=self.identity.scopes)
 
     @property
     def can_stream(self) -> bool:
@@ -125,6 +149,13 @@ class Call:
         return function is not None and function.context_name is not None
 
     def run(self, outbox: Outbox = PLAIN_JSON) -> dict:
+        """The JSON-RPC response message, recorded in the audit trail (mcp_app.audit)."""
+        started = time.perf_counter()
+        message = self.respond(outbox)
+        audit.after_call(self, message, started)
+        return message
+
+    def respond(self, outbox: Outbox) -> dict:
         """The JSON-RPC response message. Faults become -32603; the details go only to the log."""
         handler = (MODERN_METHODS if self.modern else LEGACY_METHODS).get(self.request.method)
         self.outbox = outbox
@@ -188,19 +219,20 @@ class Call:
         return {}
 
     def list_page(self, kind: str) -> dict:
-        return self.registry.page(kind, self.params.get("cursor"), settings.MCP_PAGE_SIZE)
+        visible = self.access.visible(kind, self.registry)
+        return self.registry.page(kind, self.params.get("cursor"), settings.MCP_PAGE_SIZE, visible)
 
     def tools_call(self) -> dict:
         name = string_param(self.params, "name", self.request.id)
-        tool = self.registry.tools.get(name)
+        tool = self.target
         if tool is None:
             raise self.invalid(f"Unknown tool: {name}")
         arguments = object_param(self.params, "arguments", self.request.id)
-        return tool.call(arguments, self.context())
+        return tool_limits.refusal(tool, self.identity) or tool.call(arguments, self.context())
 
     def resources_read(self) -> dict:
         uri = string_param(self.params, "uri", self.request.id)
-        found = self.registry.find_resource(uri)
+        found = self.find_resource(uri)
         try:
             if found is None:
                 raise ResourceNotFound(uri)
@@ -216,7 +248,7 @@ class Call:
 
     def prompts_get(self) -> dict:
         name = string_param(self.params, "name", self.request.id)
-        prompt = self.registry.prompts.get(name)
+        prompt = self.target
         if prompt is None:
             raise self.invalid(f"Unknown prompt: {name}")
         try:
@@ -236,7 +268,7 @@ class Call:
             target = self.registry.templates.get(ref.get("uri"))
         else:
             raise self.invalid('Invalid params: "ref.type" must be "ref/prompt" or "ref/resource"')
-        if target is None:
+        if self.visible(target) is None:
             raise self.invalid("Invalid params: unknown prompt or resource template")
         completer = target.completions.get(name)
         context_arguments = object_param(self.params, "context", self.request.id).get("arguments") or {}

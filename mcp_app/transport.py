@@ -143,7 +143,7 @@ def error_response(exc: Exception, request, *, modern: bool) -> HttpResponse:
     if isinstance(exc, QueryStringToken):
         return challenge_response("invalid_request")
     if isinstance(exc, InsufficientScope):
-        return challenge_response("insufficient_scope", scopes=sorted({*settings.OAUTH_DEFAULT_SCOPES, exc.scope}))
+        return challenge_response("insufficient_scope", scopes=sorted({*settings.OAUTH_DEFAULT_SCOPES, *exc.needed}))
     if isinstance(exc, MethodNotAllowed):
         return json_response(jsonrpc.error_message(JsonRpcError(INVALID_REQUEST, "Method Not Allowed: POST one "
                              "JSON-RPC message; this server keeps no sessions or streams")), modern=modern, status=405)

@@ -26,6 +26,7 @@ from django.dispatch import Signal
 from django.http import HttpResponse, JsonResponse
 from django_ratelimit.core import get_usage
 
+from mcp_app.policy import policy_version_key, remember_prefetched_version
 from oauth_app import tokens
 
 logger = logging.getLogger(__name__)
@@ -193,7 +194,10 @@ def count_in_pipeline(counter_key: str, window: int, extra_get: str | None) -> t
         pipe.incr(key)
         if extra_get:
             pipe.get(cache.make_key(extra_get))
+            pipe.get(policy_version_key())  # the access policy's version, for this request's decisions
         results = pipe.execute()
+        if extra_get:
+            remember_prefetched_version(results[2])
         if results[0] == 1:
             client.expire(key, window + 5)
     except Exception:

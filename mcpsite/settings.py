@@ -177,6 +177,13 @@ MCP_TOOL_MODULES = env_list("MCP_TOOL_MODULES", "mcp_app.builtin")
 MCP_DEMO_CONTENT = env_bool("MCP_DEMO_CONTENT", True)
 # Seconds a tool waits for the client's answer to a sampling or elicitation request sent on its event stream.
 MCP_CLIENT_REQUEST_TIMEOUT = env_int("MCP_CLIENT_REQUEST_TIMEOUT", 60)
+# A tool, prompt or resource with no grant (and no code default): `allow` opens it to every signed-in user,
+# `deny` to nobody but superusers (docs/access.md).
+MCP_TOOL_ACCESS_DEFAULT = env_str("MCP_TOOL_ACCESS_DEFAULT", "allow").lower()
+# The audit trail of calls: how long `manage.py prune` keeps it, and how often each worker moves the
+# records queued in Redis to PostgreSQL.
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 90)
+AUDIT_FLUSH_SECONDS = env_int("AUDIT_FLUSH_SECONDS", 1)
 
 # --- Django -----------------------------------------------------------------------------------
 INSTALLED_APPS = [

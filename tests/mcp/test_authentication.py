@@ -138,8 +138,11 @@ def test_an_authenticated_tools_call_does_no_sql_and_one_redis_round_trip(mcp, m
     with django_assert_num_queries(0):
         result = mcp.call_tool("echo", {"message": "hot"})
     assert result["content"] == [{"type": "text", "text": "Echo: hot"}]
-    assert len(redis.trips) == 1, redis.trips  # the rate-limit counter and the token's allow-list entry
-    assert "GET" in redis.trips[0]
+    # Before the answer: one pipeline (the rate-limit counter, the token's allow-list entry and the access
+    # policy's version); after it, the audit record's RPUSH (mcp_app.audit).
+    assert len(redis.trips) == 2, redis.trips
+    assert redis.trips[0] == "pipeline: INCRBY GET GET"
+    assert redis.trips[1] == "RPUSH"
 
 
 @pytest.mark.skipif(not django_settings.CACHE_IS_SHARED, reason="the revocation cache needs Redis (make test uses it)")
