@@ -114,7 +114,9 @@ def bump_now() -> None:
 
 
 def policy_changed() -> None:
-    """Call on every change that can alter a decision: the bump lands once the change is committed."""
+    """Call on every change that can alter a decision. Bumped now, so that this connection's next decision
+    sees the change, and again once it is committed, so that no host keeps a snapshot it read before."""
+    bump_now()
     transaction.on_commit(bump_now)
 
 

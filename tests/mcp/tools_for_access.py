@@ -1,0 +1,49 @@
+"""Tools, a prompt and a resource the access, audit and limit tests use (registered at import time)."""
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field, SecretStr
+
+from mcp_app.registry import prompt, resource, tool
+
+
+@tool(name="test_finance_report", groups=["finance"])
+def finance_report(quarter: str) -> str:
+    """Open to the finance group by default (code), until the admin grants it otherwise."""
+    return f"report {quarter}"
+
+
+@tool(name="test_kb_search")
+def kb_search(query: str) -> str:
+    """No code default: follows MCP_TOOL_ACCESS_DEFAULT and the grants."""
+    return f"found {query}"
+
+
+@prompt(name="test_finance_prompt", groups=["finance"])
+def finance_prompt() -> str:
+    """A prompt for finance only."""
+    return "Summarize the ledger."
+
+
+@resource("test://finance/ledger", name="ledger", groups=["finance"])
+def ledger() -> str:
+    """A resource for finance only."""
+    return "ledger"
+
+
+@tool(name="test_limited", rate_limit="3/m")
+def limited() -> str:
+    """Three calls a minute per client and user."""
+    return "done"
+
+
+class Login(BaseModel):
+    user: str
+    password: Annotated[str, Field(json_schema_extra={"secret": True})]
+
+
+@tool(name="test_audited", audit_arguments=True)
+def audited(account: str, api_key: SecretStr, login: Login, note: Annotated[str, Field(json_schema_extra={
+        "secret": True})] = "") -> str:
+    """Its arguments are kept in the audit trail, secrets redacted."""
+    return f"opened {account}"
