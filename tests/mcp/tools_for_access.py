@@ -47,3 +47,9 @@ def audited(account: str, api_key: SecretStr, login: Login, note: Annotated[str,
         "secret": True})] = "") -> str:
     """Its arguments are kept in the audit trail, secrets redacted."""
     return f"opened {account}"
+
+
+@tool(name="test_two_scopes", scope="mcp:admin mcp:finance")
+def two_scopes() -> str:
+    """Needs two scopes tokens do not get by default."""
+    return "both"
