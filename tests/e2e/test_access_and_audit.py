@@ -18,7 +18,7 @@ from harness.servers import drop_database, e2e_redis_url, free_port, make_deploy
 
 pytestmark = pytest.mark.e2e
 
-TOOL_MODULES = "mcp_app.builtin,tests.mcp.tools_for_access"
+TOOL_MODULES = "mcp_app.builtin,tests.e2e.access_tools"
 FINANCE_TOOL = "test_finance_report"
 SETUP = """
 from datetime import timedelta

@@ -12,8 +12,11 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, set_token_value
 
 from oauth_app.tokens import generate_access_token
-from tests.mcp import tools_for_access  # noqa: F401  (registers the tools these tests use)
+from tests.mcp.tools_for_access import restricted_items
 from tests.mcp.conftest import MODERN, Mcp, issue_token
+
+pytestmark = pytest.mark.usefixtures("restricted_items")
+_fixtures = (restricted_items,)
 
 FINANCE_TOOL = "test_finance_report"
 

@@ -14,8 +14,11 @@ from django.core.management import call_command
 
 from mcp_app import audit
 from mcp_app.models import AuditRecord
-from tests.mcp import tools_for_access  # noqa: F401  (registers the tools these tests use)
+from tests.mcp.tools_for_access import restricted_items
 from tests.mcp.conftest import Mcp, issue_token
+
+pytestmark = pytest.mark.usefixtures("restricted_items")
+_fixtures = (restricted_items,)
 
 needs_redis = pytest.mark.skipif(not django_settings.CACHE_IS_SHARED, reason="the audit queue needs Redis")
 
