@@ -28,6 +28,7 @@ VERSION_KEY = "mcp:policy:version"
 SNAPSHOT_SECONDS = 3600
 # Bounds how long a memo can outlive a change whose version bump failed (Redis unreachable at that moment).
 MEMO_MAX_AGE_SECONDS = 60
+MEMO_MAX_ENTRIES = 10_000
 ALL = None  # `visible` answer: no filter
 LIST_KINDS = {"tools": ("tool", "tools"), "prompts": ("prompt", "prompts"), "resources": ("resource", "resources"),
               "templates": ("resource", "templates")}
@@ -210,6 +211,9 @@ class Access:
         if principal is None:
             key = f"mcp:policy:principal:{self.version}:{subject}"
             principal = as_principal(cached_json(key, lambda: principal_from_database(subject)))
+            if len(self.memo.principals) >= MEMO_MAX_ENTRIES:  # bounded: start again, Redis still has them
+                self.memo.principals.clear()
+                self.memo.visible.clear()
             self.memo.principals[subject] = principal
         return principal
 
@@ -241,7 +245,7 @@ class Access:
         table = registry.table(LIST_KINDS[list_kind][1])
         keys = frozenset(key for key, item in table.items() if self.allows(item))
         visible = ALL if len(keys) == len(table) else keys
-        if self.memo is not None:
+        if self.memo is not None and len(self.memo.visible) < MEMO_MAX_ENTRIES:
             self.memo.visible[memo_key] = visible
         return visible
 

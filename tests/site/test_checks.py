@@ -43,8 +43,10 @@ RULES = {
     "mcpsite.E009": ({"MCP_CONFORMANCE_FIXTURES": True}, "MCP_CONFORMANCE_FIXTURES is on in production"),
     "mcpsite.E010": ({"REFRESH_TOKEN_REUSE_GRACE_SECONDS": 61},
                      "REFRESH_TOKEN_REUSE_GRACE_SECONDS must be between 0 and 60"),
+    "mcpsite.E011": ({"MCP_TOOL_ACCESS_DEFAULT": "open"}, "MCP_TOOL_ACCESS_DEFAULT must be allow or deny"),
+    "mcpsite.E012": ({"AUDIT_RETENTION_DAYS": 0}, "AUDIT_RETENTION_DAYS must be at least 1"),
 }
-DEVELOPMENT_RULES = {"mcpsite.E001", "mcpsite.E002", "mcpsite.E010"}
+DEVELOPMENT_RULES = {"mcpsite.E001", "mcpsite.E002", "mcpsite.E010", "mcpsite.E011", "mcpsite.E012"}
 
 
 def problems(is_production: bool, **unsafe):
