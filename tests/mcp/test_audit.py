@@ -15,7 +15,6 @@ from django.core.management import call_command
 from mcp_app import audit
 from mcp_app.models import AuditRecord
 from tests.mcp.tools_for_access import restricted_items
-from tests.mcp.conftest import Mcp, issue_token
 
 pytestmark = pytest.mark.usefixtures("restricted_items")
 _fixtures = (restricted_items,)

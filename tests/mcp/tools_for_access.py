@@ -56,7 +56,8 @@ def two_scopes() -> str:
     return "both"
 
 
-RESTRICTED = (("tools", "test_finance_report"), ("prompts", "test_finance_prompt"), ("resources", "test://finance/ledger"))
+RESTRICTED = (("tools", "test_finance_report"), ("prompts", "test_finance_prompt"),
+              ("resources", "test://finance/ledger"))
 
 
 def register_restricted() -> None:
