@@ -91,6 +91,7 @@ class Call:
     registry: Registry = registry
     outbox: Outbox = PLAIN_JSON  # where the Context's messages go before the result (set by `run`)
     denied: bool = field(default=False, init=False)  # the target exists but the access policy hides it
+    personal: bool = field(default=False, init=False)  # a list the access policy may filter per caller
 
     @property
     def modern(self) -> bool:
@@ -176,6 +177,8 @@ class Call:
         result = {**result, "resultType": "complete"}
         result["_meta"] = {**result.get("_meta", {}), SERVER_INFO_META_KEY: server_info()}
         scope = CACHEABLE.get(self.request.method)
+        if scope == "public" and self.personal:
+            scope = "private"
         if scope:
             result["ttlMs"] = 0 if scope == "private" else LIST_TTL_MS
             result["cacheScope"] = scope
@@ -220,6 +223,7 @@ class Call:
 
     def list_page(self, kind: str) -> dict:
         visible = self.access.visible(kind, self.registry)
+        self.personal = self.access.personal
         return self.registry.page(kind, self.params.get("cursor"), settings.MCP_PAGE_SIZE, visible)
 
     def tools_call(self) -> dict:

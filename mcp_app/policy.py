@@ -190,6 +190,7 @@ class Access:
         self.memo = memo_for(version) if version is not None else None
         self.rules = self.memo.rules if self.memo else as_rules(rules_from_database())
         self._principal = None
+        self.personal = False  # set by `visible`
 
     @property
     def who(self) -> str:
@@ -238,15 +239,18 @@ class Access:
 
     def visible(self, list_kind: str, registry) -> frozenset | None:
         """The keys of a list (`tools`, `prompts`, `resources`, `templates`) this caller may see; ALL when
-        nothing is hidden, so that everyone with full access shares the registry's unfiltered pages."""
+        nothing is hidden, so that everyone with full access shares the registry's unfiltered pages. Sets
+        `personal` when the list may differ between callers (a shared cache must not keep it)."""
         memo_key = (list_kind, self.who)
         if self.memo is not None and memo_key in self.memo.visible:
-            return self.memo.visible[memo_key]
+            visible, self.personal = self.memo.visible[memo_key]
+            return visible
         table = registry.table(LIST_KINDS[list_kind][1])
         keys = frozenset(key for key, item in table.items() if self.allows(item))
         visible = ALL if len(keys) == len(table) else keys
+        self.personal = settings.MCP_TOOL_ACCESS_DEFAULT == "deny" or any(map(self.rule_for, table.values()))
         if self.memo is not None and len(self.memo.visible) < MEMO_MAX_ENTRIES:
-            self.memo.visible[memo_key] = visible
+            self.memo.visible[memo_key] = (visible, self.personal)
         return visible
 
 
@@ -256,6 +260,8 @@ class Public:
 
     def allows(self, item) -> bool:
         return True
+
+    personal = False
 
     def visible(self, list_kind: str, registry) -> None:
         return ALL

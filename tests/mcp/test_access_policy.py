@@ -190,3 +190,11 @@ def test_decisions_cost_no_sql_once_the_policy_and_the_users_groups_are_cached(b
     with django_assert_num_queries(0):
         assert FINANCE_TOOL in tool_names(bob_mcp)
         assert bob_mcp.call_tool("test_kb_search", {"query": "q"})["content"][0]["text"] == "found q"
+
+
+def test_a_list_the_policy_filters_is_never_marked_for_shared_caches(client, alice, bob, servicenow_client):
+    alice_modern = Mcp(client, issue_token(alice, servicenow_client), version=MODERN)
+    assert alice_modern.result("tools/list")["cacheScope"] == "private"  # finance items exist: lists differ
+    assert Mcp(client, issue_token(bob, servicenow_client), version=MODERN).result("tools/list")["cacheScope"] == \
+        "private"  # bob sees everything, but a shared cache could hand his list to alice
+    assert alice_modern.result("resources/templates/list")["cacheScope"] == "public"  # nothing restricted there
