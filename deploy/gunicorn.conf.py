@@ -83,3 +83,10 @@ if os.environ.get("LOG_FORMAT", "").strip() == "json" or (in_production and not 
             "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
         },
     }
+
+
+def post_worker_init(worker):
+    # Each worker moves its share of the audit records queued in Redis to PostgreSQL (mcp_app.audit).
+    from mcp_app.audit import start_flusher
+
+    start_flusher()

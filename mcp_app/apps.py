@@ -19,3 +19,4 @@ class McpAppConfig(AppConfig):
             modules += ["mcp_app.conformance", "mcp_app.conformance_modern"]
         for module in modules:
             importlib.import_module(module)
+        from mcp_app import policy_signals  # noqa: F401  (connects the receivers)

@@ -1,8 +1,8 @@
 """Bearer-token authentication for /mcp (DRF) and the challenges that tell a client how to get a token.
 
 The token is a JWT verified locally (signature, exp, iss, aud = this server's /mcp resource) and checked
-against the allow-list in the cache (`oauth_app.tokens` decides). The allow-list GET and the rate-limit
-INCR travel in one Redis pipeline: a valid request costs one round trip and no SQL. What was counted is
+against the allow-list in the cache (`oauth_app.tokens` decides). The allow-list GET, the rate-limit
+INCR and the access policy's version (mcp_app.policy) travel in one Redis pipeline: a valid request costs one round trip and no SQL. What was counted is
 handed to the throttle as `request.auth` (mcp_app.throttling). A refused token is counted against its
 address, not against the caller it names, and answered 401 (429 once the address is over its limit).
 """
@@ -18,7 +18,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 
 from common.http import bearer_token
-from mcp_app import throttling
+from mcp_app import policy, throttling
 from oauth_app import tokens
 
 logger = logging.getLogger(__name__)
@@ -41,8 +41,11 @@ class BearerTokenAuthentication(BaseAuthentication):
         counter = None  # only POSTs are limited (McpRateThrottle): other methods just read the allow-list
         if request.method == "POST" and claims is not None:
             counter = throttling.caller_key(str(claims["client_id"]), str(claims["sub"]), now)
-        spent, values, reachable = throttling.count(counter, tokens.round_trip_gets(raw_token, claims))
-        identity = tokens.identity_given(raw_token, claims, values, cache_reachable=reachable)
+        # One round trip: the counter, the token's allow-list entry (and key set version), the access policy's version.
+        keys = [*tokens.round_trip_gets(raw_token, claims), policy.VERSION_KEY]
+        spent, values, reachable = throttling.count(counter, keys)
+        policy.remember_prefetched_version(values[-1])
+        identity = tokens.identity_given(raw_token, claims, values[:-1], cache_reachable=reachable)
         if identity is None:
             if spent is not None:
                 throttling.uncount(counter)

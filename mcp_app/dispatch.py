@@ -7,14 +7,15 @@ default, an event stream in mcp_app.streams).
 """
 
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from django.conf import settings
 
 from common.logging import current_request_id
-from mcp_app import jsonrpc, tasks
+from mcp_app import audit, jsonrpc, policy, tasks, tool_limits
 from mcp_app.context import LOG_LEVEL_META_KEY, LOG_LEVELS, PLAIN_JSON, Context, Outbox, owner_of
 from mcp_app.input_required import InputRequestsOutbox, InputRequired
 from mcp_app.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND, JsonRpcError, Request
@@ -48,9 +49,12 @@ class AuthenticationRequired(Exception):
 
 
 class InsufficientScope(Exception):
-    def __init__(self, scope: str, what: str):
+    def __init__(self, scope: str, what: str, granted=frozenset()):
         super().__init__(f"{what} requires the scope {scope}")
         self.scope = scope
+        # Step-up: the challenge asks for what the token has plus what is missing, so one re-authorization
+        # gets a token for everything (RFC 6750 section 3.1, MCP's scope challenge).
+        self.needed = sorted({*granted, *scope.split()})
 
 
 def server_info() -> dict:
@@ -96,6 +100,8 @@ class Call:
     identity: Any  # oauth_app.tokens.TokenIdentity or None
     registry: Registry = registry
     outbox: Outbox = PLAIN_JSON  # where the Context's messages go before the result (set by `run`)
+    denied: bool = field(default=False, init=False)  # the target exists but the access policy hides it
+    personal: bool = field(default=False, init=False)  # a list the access policy may filter per caller
 
     @property
     def modern(self) -> bool:
@@ -106,15 +112,31 @@ class Call:
         return self.request.params
 
     @cached_property
+    def access(self) -> "policy.Access | policy.Public":
+        return policy.access_for(self.identity)
+
+    def visible(self, item):
+        """The item, or None when the access policy hides it from this caller: as if it did not exist."""
+        if item is not None and not self.access.allows(item):
+            self.denied = True
+            return None
+        return item
+
+    def find_resource(self, uri: str):
+        found = self.registry.find_resource(uri)
+        return found if found is not None and self.visible(found[0]) is not None else None
+
+    @cached_property
     def target(self):
-        """The tool, prompt or resource this request names, if it exists (for scope checks and streaming)."""
+        """The tool, prompt or resource this request names, if it exists for this caller (for scope checks,
+        streaming and the call itself)."""
         method, params = self.request.method, self.request.params
         if method == "tools/call":
-            return self.registry.tools.get(params.get("name"))
+            return self.visible(self.registry.tools.get(params.get("name")))
         if method == "prompts/get":
-            return self.registry.prompts.get(params.get("name"))
+            return self.visible(self.registry.prompts.get(params.get("name")))
         if method == "resources/read" and isinstance(params.get("uri"), str):
-            found = self.registry.find_resource(params["uri"])
+            found = self.find_resource(params["uri"])
             return found[0] if found else None
         return None
 
@@ -125,8 +147,11 @@ class Call:
             return
         if self.identity is None:
             raise AuthenticationRequired()
-        if scope not in self.identity.scopes:
-            raise InsufficientScope(scope, f"{self.request.method} {self.params.get('name') or self.params.get('uri')}")
+        missing = [needed for needed in scope.split() if needed not in self.identity.scopes]
+        if missing:
+            audit.denied(self, f"insufficient scope: {' '.join(missing)}")
+            what = f"{self.request.method} {self.params.get('name') or self.params.get('uri')}"
+            raise InsufficientScope(" ".join(missing), what, granted=self.identity.scopes)
 
     def check_parameter_headers(self, headers) -> None:
         """2026-07-28: the Mcp-Param-* headers repeat the tool's designated arguments (else -32020)."""
@@ -140,6 +165,13 @@ class Call:
         return function is not None and function.context_name is not None
 
     def run(self, outbox: Outbox = PLAIN_JSON) -> dict:
+        """The JSON-RPC response message, recorded in the audit trail (mcp_app.audit)."""
+        started = time.perf_counter()
+        message = self.respond(outbox)
+        audit.after_call(self, message, started)
+        return message
+
+    def respond(self, outbox: Outbox) -> dict:
         """The JSON-RPC response message. Faults become -32603; the details go only to the log."""
         handler = (MODERN_METHODS if self.modern else LEGACY_METHODS).get(self.request.method)
         self.outbox = outbox
@@ -162,6 +194,8 @@ class Call:
         result = {"resultType": "complete", **result}
         result["_meta"] = {**result.get("_meta", {}), SERVER_INFO_META_KEY: server_info()}
         scope = CACHEABLE.get(self.request.method)
+        if scope == "public" and self.personal:
+            scope = "private"
         if scope:
             result["ttlMs"] = 0 if scope == "private" else LIST_TTL_MS
             result["cacheScope"] = scope
@@ -213,22 +247,28 @@ class Call:
         return {}
 
     def list_page(self, kind: str) -> dict:
+        visible = self.access.visible(kind, self.registry)
+        self.personal = self.access.personal
         # 2026-07-28 schemas name their dialect; older clients get the schemas exactly as before.
-        return self.registry.page(kind, self.params.get("cursor"), settings.MCP_PAGE_SIZE, dialect=self.modern)
+        return self.registry.page(kind, self.params.get("cursor"), settings.MCP_PAGE_SIZE, dialect=self.modern,
+                                  visible=visible)
 
     def tools_call(self) -> dict:
         name = string_param(self.params, "name", self.request.id)
-        tool = self.registry.tools.get(name)
+        tool = self.target
         if tool is None:
             raise self.invalid(f"Unknown tool: {name}")
         arguments = object_param(self.params, "arguments", self.request.id)
+        refusal = tool_limits.refusal(tool, self.identity)
+        if refusal:
+            return refusal
         if tool.task_support:
             return tasks.call_tool(self, tool, arguments)
         return tool.call(arguments, self.context())
 
     def resources_read(self) -> dict:
         uri = string_param(self.params, "uri", self.request.id)
-        found = self.registry.find_resource(uri)
+        found = self.find_resource(uri)
         try:
             if found is None:
                 raise ResourceNotFound(uri)
@@ -244,7 +284,7 @@ class Call:
 
     def prompts_get(self) -> dict:
         name = string_param(self.params, "name", self.request.id)
-        prompt = self.registry.prompts.get(name)
+        prompt = self.target
         if prompt is None:
             raise self.invalid(f"Unknown prompt: {name}")
         try:
@@ -264,7 +304,7 @@ class Call:
             target = self.registry.templates.get(ref.get("uri"))
         else:
             raise self.invalid('Invalid params: "ref.type" must be "ref/prompt" or "ref/resource"')
-        if target is None:
+        if self.visible(target) is None:
             raise self.invalid("Invalid params: unknown prompt or resource template")
         completer = target.completions.get(name)
         context_arguments = object_param(self.params, "context", self.request.id).get("arguments") or {}

@@ -144,7 +144,7 @@ def error_response(exc: Exception, request, *, modern: bool) -> HttpResponse:
     if isinstance(exc, QueryStringToken):
         return challenge_response("invalid_request")
     if isinstance(exc, InsufficientScope):
-        return challenge_response("insufficient_scope", scopes=sorted({*settings.OAUTH_DEFAULT_SCOPES, exc.scope}))
+        return challenge_response("insufficient_scope", scopes=sorted({*settings.OAUTH_DEFAULT_SCOPES, *exc.needed}))
     if isinstance(exc, Throttled):
         return too_many_requests("mcp", exc.wait or 1, request)
     if isinstance(exc, MethodNotAllowed):

@@ -55,6 +55,17 @@ def configuration_problems() -> list[tuple[str, str, str]]:
              f"{settings.MCP_TASK_LEASE_SECONDS}): a shorter lease fails tasks whose worker is only slow.",
              "Use the default (30) or a larger value.")
         )
+    if settings.MCP_TOOL_ACCESS_DEFAULT not in ("allow", "deny"):
+        problems.append(
+            ("mcpsite.E013", "MCP_TOOL_ACCESS_DEFAULT must be allow or deny "
+             f"(it is {settings.MCP_TOOL_ACCESS_DEFAULT!r}).",
+             "Use allow (every signed-in user may use an ungranted tool) or deny (superusers only).")
+        )
+    if settings.AUDIT_RETENTION_DAYS < 1 or settings.AUDIT_FLUSH_SECONDS < 0:
+        problems.append(
+            ("mcpsite.E014", "AUDIT_RETENTION_DAYS must be at least 1 and AUDIT_FLUSH_SECONDS at least 0.",
+             "The defaults are 90 days and 1 second.")
+        )
     if not settings.IS_PRODUCTION:
         return problems
     if not settings.OAUTH_ISSUER.startswith("https://"):

@@ -218,6 +218,13 @@ MCP_TASK_TTL_SECONDS = env_int("MCP_TASK_TTL_SECONDS", 3600)
 MCP_TASK_POLL_INTERVAL_MS = env_int("MCP_TASK_POLL_INTERVAL_MS", 500)
 MCP_TASK_LEASE_SECONDS = env_int("MCP_TASK_LEASE_SECONDS", 30)
 MCP_TASK_THREADS = env_int("MCP_TASK_THREADS", 4)
+# A tool, prompt or resource with no grant (and no code default): `allow` opens it to every signed-in user,
+# `deny` to nobody but superusers (docs/access.md).
+MCP_TOOL_ACCESS_DEFAULT = env_str("MCP_TOOL_ACCESS_DEFAULT", "allow").lower()
+# The audit trail of calls: how long `manage.py prune` keeps it, and how often each worker moves the
+# records queued in Redis to PostgreSQL.
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 90)
+AUDIT_FLUSH_SECONDS = env_int("AUDIT_FLUSH_SECONDS", 1)
 
 # --- Django -----------------------------------------------------------------------------------
 INSTALLED_APPS = [

@@ -28,6 +28,25 @@ def has_consent(*, user, client, scopes, redirect_uri) -> bool:
     return any(wanted <= set(scope.split()) for scope in remembered.values_list("scope", flat=True))
 
 
+def granted_scopes(*, user, client) -> set[str]:
+    """The scopes this user already gave this client: live tokens and remembered consents. On a step-up
+    re-authorization the consent page shows only the others as new."""
+    from django.utils import timezone
+    from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+
+    if not user.is_authenticated or client is None:
+        return set()
+    found = set()
+    live = get_access_token_model().objects.filter(user=user, application=client, expires__gt=timezone.now())
+    refreshable = get_refresh_token_model().objects.filter(user=user, application=client, revoked__isnull=True,
+                                                           access_token__isnull=False)
+    remembered = Consent.objects.filter(user=user, client=client)
+    for scopes in [*live.values_list("scope", flat=True), *refreshable.values_list("access_token__scope", flat=True),
+                   *remembered.values_list("scope", flat=True)]:
+        found.update(scopes.split())
+    return found
+
+
 def remember_consent(*, user, client, scopes, redirect_uri) -> None:
     if settings.OAUTH_REMEMBER_CONSENT:
         Consent.objects.get_or_create(user=user, client=client, scope=normalize_scopes(scopes),

@@ -18,6 +18,23 @@ from mcp_app.registry.signatures import Function, InvalidArguments, Output, inpu
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class RateLimit:
+    """`@tool(rate_limit="10/m")`: at most `count` calls per `seconds`, per (client, user)."""
+
+    count: int
+    seconds: int
+
+    UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+    @classmethod
+    def parse(cls, text: str) -> "RateLimit":
+        count, _, unit = str(text).partition("/")
+        if not count.strip().isdigit() or int(count) < 1 or unit.strip() not in cls.UNITS:
+            raise ValueError(f"rate_limit {text!r} must look like 10/m (units: s, m, h, d)")
+        return cls(int(count), cls.UNITS[unit.strip()])
+
+
 class ResourceNotFound(Exception):
     """Raise in a resource function when the URI names nothing (answered as "Resource not found")."""
 
@@ -37,6 +54,15 @@ class Tool:
     task_support: str | None = None
     task_launcher: bool = False
     schema: dict | None = None  # an inputSchema given as is, instead of the one of the parameters
+    groups: tuple[str, ...] = ()  # code default of the access policy (mcp_app.policy)
+    audit_arguments: bool = False  # store the arguments in the audit trail, secrets redacted
+    rate_limit: "RateLimit | None" = None
+
+    kind = "tool"
+
+    @property
+    def key(self) -> str:
+        return self.name
 
     @property
     def uses_context(self) -> bool:
@@ -117,6 +143,13 @@ class Resource:
     title: str | None = None
     mime_type: str = "text/plain"
     scope: str | None = None
+    groups: tuple[str, ...] = ()
+
+    kind = "resource"
+
+    @property
+    def key(self) -> str:
+        return self.uri
 
     def descriptor(self) -> dict:
         return described({"uri": self.uri, "name": self.name}, self.title, self.description, self.mime_type)
@@ -145,7 +178,14 @@ class ResourceTemplate:
     mime_type: str = "text/plain"
     scope: str | None = None
     completions: dict[str, Callable] = field(default_factory=dict)
+    groups: tuple[str, ...] = ()
     pattern: re.Pattern = field(init=False)
+
+    kind = "resource"
+
+    @property
+    def key(self) -> str:
+        return self.uri_template
 
     def __post_init__(self):
         self.pattern = template_pattern(self.uri_template)
@@ -157,7 +197,7 @@ class ResourceTemplate:
 
     def as_resource(self) -> Resource:
         return Resource(uri=self.uri_template, name=self.name, function=self.function, description=self.description,
-                        title=self.title, mime_type=self.mime_type)
+                        title=self.title, mime_type=self.mime_type, groups=self.groups)
 
 
 @dataclass(kw_only=True)
@@ -168,6 +208,13 @@ class Prompt:
     title: str | None = None
     scope: str | None = None
     completions: dict[str, Callable] = field(default_factory=dict)
+    groups: tuple[str, ...] = ()
+
+    kind = "prompt"
+
+    @property
+    def key(self) -> str:
+        return self.name
 
     def descriptor(self) -> dict:
         descriptor: dict[str, Any] = {"name": self.name}

@@ -13,12 +13,13 @@ from django.utils.module_loading import import_string
 
 from mcp_app.jsonrpc import INVALID_PARAMS, JsonRpcError
 from mcp_app.registry.cursors import decode_cursor, encode_cursor
-from mcp_app.registry.items import Prompt, Resource, ResourceTemplate, Tool
+from mcp_app.registry.items import Prompt, RateLimit, Resource, ResourceTemplate, Tool
 from mcp_app.registry.parameter_headers import check_header_parameters
 from mcp_app.registry.signatures import Function, description_of, output_of
 
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")  # 2025-11-25 tool name guidance
 TASK_SUPPORT = (None, "optional", "required")  # execution.taskSupport; None is the spec's "forbidden"
+MAX_CACHED_PAGES = 4096
 LIST_KEYS = {"tools": "tools", "resources": "resources", "templates": "resourceTemplates", "prompts": "prompts"}
 
 
@@ -28,15 +29,18 @@ class Registry:
         self.resources: dict[str, Resource] = {}
         self.templates: dict[str, ResourceTemplate] = {}
         self.prompts: dict[str, Prompt] = {}
-        self._descriptors: dict[tuple[str, bool], list[dict]] = {}
-        self._pages: dict[tuple[str, int, int, bool], dict] = {}
+        self._descriptors: dict[tuple[str, bool], list[tuple[str, dict]]] = {}
+        self._pages: dict[tuple, dict] = {}
 
     # Decorators -----------------------------------------------------------------------------------
     def tool(self, fn=None, *, name=None, title=None, description=None, annotations=None, scope=None, meta=None,
-             input_schema=None, task_support=None, task_launcher=False):
+             input_schema=None, task_support=None, task_launcher=False, groups=(), audit_arguments=False,
+             rate_limit=None):
         """Register a function as a tool. `annotations` are MCP ToolAnnotations (readOnlyHint, …);
         `input_schema` replaces the schema of the parameters in tools/list (they still validate);
-        `task_support` ("optional" or "required") lets a call run as a task (docs/tools.md)."""
+        `task_support` ("optional" or "required") lets a call run as a task (docs/tools.md); `groups` the
+        groups it is open to until the admin grants it otherwise (docs/access.md); `rate_limit` like "10/m"
+        per (client, user); `audit_arguments` keeps its arguments in the audit trail, secrets redacted."""
 
         def register(fn):
             tool_name = name or fn.__name__
@@ -45,10 +49,15 @@ class Registry:
             if task_support not in TASK_SUPPORT or (task_launcher and not task_support):
                 raise ImproperlyConfigured(f"tool {tool_name!r}: task_support must be one of \"optional\", "
                                            "\"required\" or None, and a task_launcher needs it")
+            try:
+                limit = RateLimit.parse(rate_limit) if rate_limit else None
+            except ValueError as exc:
+                raise ImproperlyConfigured(f"tool {tool_name!r}: {exc}") from None
             item = Tool(
                 function=Function.of(fn, tool_name), name=tool_name, description=description_of(fn, description),
                 title=title, annotations=annotations, scope=scope, output=output_of(fn), meta=meta,
                 schema=input_schema, task_support=task_support, task_launcher=task_launcher,
+                groups=tuple(groups), audit_arguments=audit_arguments, rate_limit=limit,
             )
             check_header_parameters(tool_name, item.input_schema)
             self._add(self.tools, tool_name, item)
@@ -56,19 +65,21 @@ class Registry:
 
         return register(fn) if fn is not None else register
 
-    def resource(self, uri, *, name=None, title=None, description=None, mime_type="text/plain", scope=None):
+    def resource(self, uri, *, name=None, title=None, description=None, mime_type="text/plain", scope=None,
+                 groups=()):
         def register(fn):
             resource_name = name or fn.__name__
             self._add(self.resources, uri, Resource(
                 uri=uri, name=resource_name, function=Function.of(fn, resource_name),
                 description=description_of(fn, description), title=title, mime_type=mime_type, scope=scope,
+                groups=tuple(groups),
             ))
             return fn
 
         return register
 
     def resource_template(self, uri_template, *, name=None, title=None, description=None, mime_type="text/plain",
-                          scope=None, completions=None):
+                          scope=None, completions=None, groups=()):
         """`completions` maps a template variable to `fn(value, arguments) -> list[str]` (completion/complete)."""
 
         def register(fn):
@@ -76,18 +87,18 @@ class Registry:
             self._add(self.templates, uri_template, ResourceTemplate(
                 uri_template=uri_template, name=template_name, function=Function.of(fn, template_name),
                 description=description_of(fn, description), title=title, mime_type=mime_type, scope=scope,
-                completions=dict(completions or {}),
+                completions=dict(completions or {}), groups=tuple(groups),
             ))
             return fn
 
         return register
 
-    def prompt(self, fn=None, *, name=None, title=None, description=None, scope=None, completions=None):
+    def prompt(self, fn=None, *, name=None, title=None, description=None, scope=None, completions=None, groups=()):
         def register(fn):
             prompt_name = name or fn.__name__
             self._add(self.prompts, prompt_name, Prompt(
                 name=prompt_name, function=Function.of(fn, prompt_name), description=description_of(fn, description),
-                title=title, scope=scope, completions=dict(completions or {}),
+                title=title, scope=scope, completions=dict(completions or {}), groups=tuple(groups),
             ))
             return fn
 
@@ -119,31 +130,38 @@ class Registry:
                 return template, match.groupdict()
         return None
 
-    def page(self, kind: str, cursor: str | None, page_size: int, dialect: bool = False) -> dict:
+    def page(self, kind: str, cursor: str | None, page_size: int, dialect: bool = False,
+             visible: frozenset | None = None) -> dict:
         """One page of a list result, `kind` in LIST_KEYS; stable order (by name or URI). `dialect`: tool
-        schemas name their JSON Schema dialect (2026-07-28)."""
+        schemas name their JSON Schema dialect (2026-07-28). `visible`: the keys the caller may see
+        (mcp_app.policy), None for all. Pages are cached per visible set, which the policy version and the
+        caller's groups decide, so callers with the same access share them."""
         offset = decode_cursor(cursor)
         dialect = dialect and kind == "tools"
-        key = (kind, offset, page_size, dialect)
+        key = (kind, visible, offset, page_size, dialect)
         if key not in self._pages:
-            items = self.descriptors(kind, dialect)
+            items = self.descriptors(kind, visible, dialect)
             if offset > len(items):
                 raise JsonRpcError(INVALID_PARAMS, "Invalid cursor")
             page: dict[str, Any] = {LIST_KEYS[kind]: items[offset: offset + page_size]}
             if offset + page_size < len(items):
                 page["nextCursor"] = encode_cursor(offset + page_size)
+            if len(self._pages) >= MAX_CACHED_PAGES:  # many distinct visible sets: start again
+                self._pages.clear()
             self._pages[key] = page
         return self._pages[key]
 
-    def descriptors(self, kind: str, dialect: bool = False) -> list[dict]:
-        key = (kind, dialect)
-        if key not in self._descriptors:
-            table = {"tools": self.tools, "resources": self.resources, "templates": self.templates,
-                     "prompts": self.prompts}[kind]
-            self._descriptors[key] = [
-                table[name].descriptor(dialect=True) if dialect else table[name].descriptor() for name in sorted(table)
+    def table(self, kind: str) -> dict:
+        return {"tools": self.tools, "resources": self.resources, "templates": self.templates,
+                "prompts": self.prompts}[kind]
+
+    def descriptors(self, kind: str, visible: frozenset | None = None, dialect: bool = False) -> list[dict]:
+        if (kind, dialect) not in self._descriptors:
+            table = self.table(kind)
+            self._descriptors[(kind, dialect)] = [
+                (key, table[key].descriptor(dialect=True) if dialect else table[key].descriptor()) for key in sorted(table)
             ]
-        return self._descriptors[key]
+        return [descriptor for key, descriptor in self._descriptors[(kind, dialect)] if visible is None or key in visible]
 
 
 # The product's registry: tool modules (settings.MCP_TOOL_MODULES) fill it through these decorators.

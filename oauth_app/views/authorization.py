@@ -70,6 +70,10 @@ class AuthorizationView(dot.AuthorizationView):
         context = super().get_context_data(**kwargs)
         redirect = urlsplit(context.get("redirect_uri") or "")
         context["redirect_host"] = redirect.netloc or f"{redirect.scheme}:"
+        granted = consent.granted_scopes(user=self.request.user, client=context.get("application"))
+        pairs = list(zip(context.get("scopes") or [], context.get("scopes_descriptions") or []))
+        context["new_scopes"] = [description for scope, description in pairs if scope not in granted]
+        context["granted_scopes"] = [description for scope, description in pairs if scope in granted]
         return context
 
     def render_to_response(self, context, **response_kwargs):

@@ -147,10 +147,11 @@ def test_an_authenticated_tools_call_does_no_sql_and_one_redis_round_trip(
     with django_assert_num_queries(0):
         result = mcp.call_tool("echo", {"message": "hot"})
     assert result["content"] == [{"type": "text", "text": "Echo: hot"}]
-    assert len(redis.trips) == 1, redis.trips  # the rate-limit counter and the token's allow-list entry
-    assert "GET" in redis.trips[0]
-    if algorithm != "HS256":
-        assert redis.trips[0].count("GET") == 2, redis.trips  # the allow-list entry and the key set's version
+    # Before the answer: one pipeline (the rate-limit counter, the token's allow-list entry, the access policy's
+    # version and, for rotatable keys, the key set's version); after it, the audit record's RPUSH (mcp_app.audit).
+    assert len(redis.trips) == 2, redis.trips
+    assert redis.trips[0] == "pipeline: INCRBY " + " ".join(["GET"] * (2 if algorithm == "HS256" else 3)), redis.trips
+    assert redis.trips[1] == "RPUSH"
 
 
 @pytest.mark.skipif(not django_settings.CACHE_IS_SHARED, reason="the revocation cache needs Redis (make test uses it)")

@@ -282,3 +282,29 @@ def test_only_the_code_response_type_is_offered(browser, inspector, response_typ
     query = redirect_query(authorize(browser, params))
     assert query["error"] in ("unsupported_response_type", "unauthorized_client")
     assert "access_token" not in query and "code" not in query
+
+
+@pytest.fixture
+def finance_scope(settings):
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "SCOPES": {
+        **settings.OAUTH2_PROVIDER["SCOPES"], "mcp:finance": "Use the finance tools"}}
+
+
+def test_a_step_up_consent_shows_only_the_added_scopes_as_new(browser, inspector, finance_scope):
+    issue_tokens(browser, inspector)  # mcp:tools, approved and used
+    _, challenge = pkce_pair()
+    page = authorize(browser, authorization_params(inspector, challenge, scope="mcp:tools mcp:finance"))
+    assert page.status_code == 200
+    new, already = page.context["new_scopes"], page.context["granted_scopes"]
+    assert new == ["Use the finance tools"]
+    assert already == [settings.OAUTH_SCOPES["mcp:tools"]]
+    html = page.content.decode()
+    assert html.index("Use the finance tools") < html.index("Already allowed") < html.index(
+        settings.OAUTH_SCOPES["mcp:tools"])
+
+
+def test_a_first_consent_shows_every_scope_as_new(browser, inspector, finance_scope):
+    _, challenge = pkce_pair()
+    page = authorize(browser, authorization_params(inspector, challenge, scope="mcp:tools mcp:finance"))
+    assert page.context["granted_scopes"] == []
+    assert "Already allowed" not in page.content.decode()

@@ -45,10 +45,14 @@ RULES = {
                      "REFRESH_TOKEN_REUSE_GRACE_SECONDS must be between 0 and 60"),
     "mcpsite.E011": ({"RATE_LIMIT_LOGIN_MAX": 10, "RATE_LIMIT_LOGIN_ACCOUNT_MAX": 5},
                      "RATE_LIMIT_LOGIN_ACCOUNT_MAX is below RATE_LIMIT_LOGIN_MAX"),
+    "mcpsite.E012": ({"JWT_ALGORITHM": "HS512"}, "JWT_ALGORITHM must be HS256, ES256 or RS256"),
+    "mcpsite.E013": ({"MCP_TOOL_ACCESS_DEFAULT": "open"}, "MCP_TOOL_ACCESS_DEFAULT must be allow or deny"),
+    "mcpsite.E014": ({"AUDIT_RETENTION_DAYS": 0}, "AUDIT_RETENTION_DAYS must be at least 1"),
     "mcpsite.E031": ({"MCP_TASK_THREADS": 0}, "MCP_TASK_THREADS must be a positive integer"),
     "mcpsite.E032": ({"MCP_TASK_LEASE_SECONDS": 1}, "MCP_TASK_LEASE_SECONDS must be at least 3"),
 }
-DEVELOPMENT_RULES = {"mcpsite.E001", "mcpsite.E002", "mcpsite.E010", "mcpsite.E011", "mcpsite.E031", "mcpsite.E032"}
+DEVELOPMENT_RULES = {"mcpsite.E001", "mcpsite.E002", "mcpsite.E010", "mcpsite.E011", "mcpsite.E012", "mcpsite.E013",
+                     "mcpsite.E014", "mcpsite.E031", "mcpsite.E032"}
 
 
 def problems(is_production: bool, **unsafe):

@@ -1,0 +1,142 @@
+"""The audit trail over HTTP: every tools/call, resources/read and prompts/get recorded with who, what, how
+it ended, how long it took, the request id and the token's jti; arguments only when a tool opts in, secrets
+redacted; the Redis queue never loses a record when its flusher dies; the export and the admin pages."""
+
+import json
+import time
+from datetime import datetime, timedelta, timezone
+
+import jwt
+import pytest
+from django.conf import settings as django_settings
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+
+from mcp_app import audit
+from mcp_app.models import AuditRecord
+from tests.mcp.tools_for_access import restricted_items
+
+pytestmark = pytest.mark.usefixtures("restricted_items")
+_fixtures = (restricted_items,)
+
+needs_redis = pytest.mark.skipif(not django_settings.CACHE_IS_SHARED, reason="the audit queue needs Redis")
+
+
+def flushed():
+    audit.flush()
+    return list(AuditRecord.objects.order_by("at"))
+
+
+def test_every_call_is_recorded_with_who_what_outcome_duration_request_id_and_jti(mcp, token, alice,
+                                                                                 servicenow_client):
+    response = mcp.request("tools/call", {"name": "echo", "arguments": {"message": "hi"}})
+    mcp.request("tools/call", {"name": "test_refuse", "arguments": {"reason": "no"}})
+    mcp.request("tools/call", {"name": "no_such_tool", "arguments": {}})
+    mcp.request("resources/read", {"uri": "info://server"})
+    mcp.request("prompts/get", {"name": "no_such_prompt"})
+    mcp.request("tools/list")  # not audited
+    records = flushed()
+    assert [(r.method, r.name, r.outcome) for r in records] == [
+        ("tools/call", "echo", "ok"), ("tools/call", "test_refuse", "error"), ("tools/call", "no_such_tool", "error"),
+        ("resources/read", "info://server", "ok"), ("prompts/get", "no_such_prompt", "error")]
+    first = records[0]
+    assert (first.username, first.subject, first.client_id) == ("alice", str(alice.pk), servicenow_client.client_id)
+    assert first.request_id == response["X-Request-ID"]
+    assert first.jti == jwt.decode(token, options={"verify_signature": False})["jti"]
+    assert first.duration_ms > 0
+    assert first.arguments is None  # echo does not opt in
+    assert records[1].detail == "Refused: no"
+
+
+def test_a_call_hidden_by_the_policy_or_lacking_scope_is_recorded_as_denied(mcp):
+    Group.objects.create(name="finance")
+    mcp.request("tools/call", {"name": "test_finance_report", "arguments": {"quarter": "Q1"}})
+    assert mcp.request("tools/call", {"name": "test_admin_only", "arguments": {}}).status_code == 403
+    assert [(r.name, r.outcome) for r in flushed()] == [("test_finance_report", "denied"),
+                                                         ("test_admin_only", "denied")]
+
+
+def test_arguments_are_kept_only_for_tools_that_opt_in_and_secrets_are_redacted(mcp):
+    mcp.call_tool("test_audited", {"account": "acme", "api_key": "sk-123", "note": "pin 1234",
+                                   "login": {"user": "ann", "password": "hunter2"}})
+    mcp.call_tool("test_kb_search", {"query": "salaries"})
+    opted_in, plain = flushed()
+    assert opted_in.arguments == {"account": "acme", "api_key": "[redacted]", "note": "[redacted]",
+                                  "login": {"user": "ann", "password": "[redacted]"}}
+    assert plain.arguments is None
+    assert "sk-123" not in json.dumps(opted_in.arguments) and "hunter2" not in json.dumps(opted_in.arguments)
+
+
+@needs_redis
+def test_calls_wait_in_redis_until_a_flush_moves_them_to_the_database(mcp):
+    mcp.call_tool("echo", {"message": "queued"})
+    assert AuditRecord.objects.count() == 0 and audit.queued() == 1
+    call_command("flush_audit")
+    assert AuditRecord.objects.get().name == "echo" and audit.queued() == 0
+
+
+@needs_redis
+def test_a_flusher_that_dies_after_claiming_a_batch_loses_nothing(mcp):
+    for n in range(5):
+        mcp.call_tool("echo", {"message": str(n)})
+    audit.claim(batch=3, lease_seconds=1)  # ... and the flusher is killed before it stores them
+    assert audit.flush() == 2  # the claimed three are leased to the dead flusher for now
+    time.sleep(1.1)
+    assert audit.flush() == 3  # the lease expired: the batch went back to the queue
+    assert AuditRecord.objects.count() == 5
+
+
+@needs_redis
+def test_a_batch_stored_by_a_flusher_that_died_before_releasing_it_is_stored_once(mcp):
+    for n in range(4):
+        mcp.call_tool("echo", {"message": str(n)})
+    _name, records = audit.claim(batch=10)
+    audit.store(records)  # committed, then killed before the release
+    audit.reclaim(force=True)
+    audit.flush()
+    assert AuditRecord.objects.count() == 4
+
+
+def test_without_a_shared_cache_records_go_to_the_database_at_once(settings, mcp):
+    settings.CACHE_IS_SHARED = False
+    mcp.call_tool("echo", {"message": "direct"})
+    assert AuditRecord.objects.get().outcome == "ok"
+
+
+def seed(at, name="echo", **fields):
+    return AuditRecord.objects.create(at=at, method="tools/call", name=name, outcome="ok", duration_ms=1.0,
+                                      username="alice", client_id="c1", **fields)
+
+
+def test_export_audit_prints_the_records_of_the_period_as_json_lines(db, capsys):
+    seed(datetime(2026, 1, 1, 9, tzinfo=timezone.utc), "before")
+    seed(datetime(2026, 1, 2, 9, tzinfo=timezone.utc), "inside", request_id="r-1")
+    seed(datetime(2026, 1, 3, 9, tzinfo=timezone.utc), "after")
+    call_command("export_audit", "--since", "2026-01-02", "--until", "2026-01-03T00:00:00Z")
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["name"] for line in lines] == ["inside"]
+    assert lines[0]["request_id"] == "r-1" and lines[0]["at"].startswith("2026-01-02T09:00:00")
+
+
+def test_export_audit_includes_calls_still_queued_and_refuses_a_bad_date(mcp, capsys):
+    mcp.call_tool("echo", {"message": "now"})
+    call_command("export_audit", "--since", (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat())
+    assert json.loads(capsys.readouterr().out.splitlines()[0])["name"] == "echo"
+    with pytest.raises(Exception, match="ISO 8601"):
+        call_command("export_audit", "--since", "yesterday")
+
+
+def test_the_admin_shows_the_trail_read_only_with_filters(admin_client, db):
+    seed(datetime.now(timezone.utc), "echo")
+    page = admin_client.get("/admin/mcp_app/auditrecord/?username=alice&outcome=ok").content.decode()
+    assert "echo" in page
+    assert "By user" in page and "By client" in page and "By outcome" in page
+    assert admin_client.get("/admin/mcp_app/auditrecord/?username=bob").content.decode().count("field-name") == 0
+    assert admin_client.get("/admin/mcp_app/auditrecord/add/").status_code == 403
+
+
+def test_the_client_and_user_pages_link_to_their_calls(admin_client, alice, servicenow_client):
+    client_page = admin_client.get(f"/admin/oauth_app/client/{servicenow_client.pk}/change/").content.decode()
+    assert f"/admin/mcp_app/auditrecord/?client_id={servicenow_client.client_id}" in client_page
+    user_page = admin_client.get(f"/admin/auth/user/{alice.pk}/change/").content.decode()
+    assert "/admin/mcp_app/auditrecord/?username=alice" in user_page
