@@ -9,14 +9,15 @@ from django.db import transaction
 from oauth2_provider.models import get_application_model
 
 from mcp_app.models import AccessGrant, ItemKind
-from mcp_app.registry import registry as default_registry
+from mcp_app.registry import served_registry
 
 
 class GrantError(ValueError):
     """The item or the grantee does not exist (the message says which)."""
 
 
-def registered_item(kind: str, name: str, registry=default_registry):
+def registered_item(kind: str, name: str, registry=None):
+    registry = registry or served_registry()
     if kind == ItemKind.TOOL:
         return registry.tools.get(name)
     if kind == ItemKind.PROMPT:
@@ -40,7 +41,7 @@ def grantee(*, group: str | None = None, user: str | None = None, client: str | 
 
 
 @transaction.atomic
-def grant_create(*, kind: str, name: str, registry=default_registry, **who) -> tuple[AccessGrant, bool]:
+def grant_create(*, kind: str, name: str, registry=None, **who) -> tuple[AccessGrant, bool]:
     """Open the item to the grantee; (grant, created). Only registered items can be granted (typos fail)."""
     if kind not in ItemKind.values:
         raise GrantError(f"kind must be one of {', '.join(ItemKind.values)}")
@@ -63,13 +64,14 @@ class ItemAccess:
     grantees: list[str]
 
 
-def access_table(registry=default_registry) -> list[ItemAccess]:
+def access_table(registry=None) -> list[ItemAccess]:
     """Every registered item and who may use it, as the policy decides (grants replace code defaults)."""
     from django.conf import settings
 
     grants: dict[tuple[str, str], list[str]] = {}
     for grant in AccessGrant.objects.select_related("group", "user", "client"):
         grants.setdefault((grant.kind, grant.name), []).append(grant.grantee)
+    registry = registry or served_registry()
     items = [(ItemKind.TOOL, key, item) for key, item in registry.tools.items()]
     items += [(ItemKind.PROMPT, key, item) for key, item in registry.prompts.items()]
     items += [(ItemKind.RESOURCE, key, item) for key, item in {**registry.resources, **registry.templates}.items()]

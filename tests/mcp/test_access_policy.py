@@ -13,7 +13,8 @@ from oauth2_provider.models import get_access_token_model, set_token_value
 
 from oauth_app.tokens import generate_access_token
 from tests.mcp.tools_for_access import restricted_items
-from tests.mcp.conftest import MODERN, Mcp, issue_token
+from tests.mcp.conftest import MODERN, Mcp
+from tests.support.tokens import issue_access_token
 
 pytestmark = pytest.mark.usefixtures("restricted_items")
 _fixtures = (restricted_items,)
@@ -36,12 +37,12 @@ def bob(django_user_model, finance):
 @pytest.fixture
 def alice_mcp(client, alice, servicenow_client):
     alice.groups.add(Group.objects.create(name="support"))
-    return Mcp(client, issue_token(alice, servicenow_client))
+    return Mcp(client, issue_access_token(servicenow_client, alice))
 
 
 @pytest.fixture
 def bob_mcp(client, bob, servicenow_client):
-    return Mcp(client, issue_token(bob, servicenow_client))
+    return Mcp(client, issue_access_token(servicenow_client, bob))
 
 
 def tool_names(mcp):
@@ -62,7 +63,7 @@ def test_a_tool_open_to_finance_is_listed_for_the_finance_user_and_absent_for_th
 @pytest.mark.parametrize("version", ["2025-06-18", "2025-11-25", MODERN])
 def test_a_call_to_a_denied_tool_answers_exactly_as_a_call_to_an_unknown_tool(client, alice, servicenow_client,
                                                                              version):
-    alice_mcp = Mcp(client, issue_token(alice, servicenow_client), version=version)
+    alice_mcp = Mcp(client, issue_access_token(servicenow_client, alice), version=version)
     denied = call(alice_mcp, FINANCE_TOOL, {"quarter": "Q1"})
     unknown = call(alice_mcp, "test_finance_reporx", {"quarter": "Q1"})
     assert denied.status_code == unknown.status_code
@@ -144,7 +145,7 @@ def test_with_access_default_deny_ungranted_tools_are_for_superusers_only(settin
     settings.MCP_TOOL_ACCESS_DEFAULT = "deny"
     assert "echo" not in tool_names(alice_mcp)
     root = django_user_model.objects.create_superuser("root")
-    root_mcp = Mcp(client, issue_token(root, servicenow_client))
+    root_mcp = Mcp(client, issue_access_token(servicenow_client, root))
     assert {"echo", FINANCE_TOOL} <= tool_names(root_mcp)
     call_command("grant_tool", "echo", "--group", "support")
     assert alice_mcp.call_tool("echo", {"message": "hi"})["content"][0]["text"] == "Echo: hi"
@@ -193,8 +194,8 @@ def test_decisions_cost_no_sql_once_the_policy_and_the_users_groups_are_cached(b
 
 
 def test_a_list_the_policy_filters_is_never_marked_for_shared_caches(client, alice, bob, servicenow_client):
-    alice_modern = Mcp(client, issue_token(alice, servicenow_client), version=MODERN)
+    alice_modern = Mcp(client, issue_access_token(servicenow_client, alice), version=MODERN)
     assert alice_modern.result("tools/list")["cacheScope"] == "private"  # finance items exist: lists differ
-    assert Mcp(client, issue_token(bob, servicenow_client), version=MODERN).result("tools/list")["cacheScope"] == \
+    assert Mcp(client, issue_access_token(servicenow_client, bob), version=MODERN).result("tools/list")["cacheScope"] == \
         "private"  # bob sees everything, but a shared cache could hand his list to alice
     assert alice_modern.result("resources/templates/list")["cacheScope"] == "public"  # nothing restricted there

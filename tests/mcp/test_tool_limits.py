@@ -5,7 +5,8 @@ from django.core.cache import cache
 
 from mcp_app.tool_limits import RETRY_AFTER_META_KEY
 from tests.mcp import tools_for_access  # noqa: F401  (registers the tools these tests use)
-from tests.mcp.conftest import Mcp, issue_token
+from tests.mcp.conftest import Mcp
+from tests.support.tokens import issue_access_token
 
 
 def test_a_rate_limited_tool_answers_a_tool_error_with_retry_after_once_over_its_limit(mcp):
@@ -21,7 +22,7 @@ def test_a_rate_limited_tool_answers_a_tool_error_with_retry_after_once_over_its
 def test_the_limit_counts_per_client_and_user(client, mcp, django_user_model, servicenow_client):
     for _ in range(3):
         mcp.call_tool("test_limited")
-    bob = Mcp(client, issue_token(django_user_model.objects.create_user("bob"), servicenow_client))
+    bob = Mcp(client, issue_access_token(servicenow_client, django_user_model.objects.create_user("bob")))
     assert "isError" not in bob.call_tool("test_limited")
     assert mcp.call_tool("test_limited")["isError"] is True
 
@@ -45,7 +46,7 @@ def test_other_tools_are_not_limited_by_a_tools_limit(mcp):
 ])
 def test_a_tool_whose_scopes_the_token_lacks_asks_for_all_of_them_in_one_challenge(client, alice, servicenow_client,
                                                                                     granted, challenged):
-    mcp = Mcp(client, issue_token(alice, servicenow_client, scope=granted))
+    mcp = Mcp(client, issue_access_token(servicenow_client, alice, scope=granted))
     response = mcp.request("tools/call", {"name": "test_two_scopes", "arguments": {}})
     assert response.status_code == 403
     assert f'scope="{challenged}", error="insufficient_scope"' in response["WWW-Authenticate"]
@@ -54,5 +55,5 @@ def test_a_tool_whose_scopes_the_token_lacks_asks_for_all_of_them_in_one_challen
 
 
 def test_a_token_with_every_scope_of_the_tool_calls_it(client, alice, servicenow_client):
-    mcp = Mcp(client, issue_token(alice, servicenow_client, scope="mcp:tools mcp:admin mcp:finance"))
+    mcp = Mcp(client, issue_access_token(servicenow_client, alice, scope="mcp:tools mcp:admin mcp:finance"))
     assert mcp.call_tool("test_two_scopes")["content"][0]["text"] == "both"

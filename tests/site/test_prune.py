@@ -14,7 +14,7 @@ from oauth2_provider.models import get_access_token_model, get_grant_model, get_
 from mcp_app.models import AuditRecord
 from mcpsite.housekeeping import LOCK_ID
 from oauth_app.models import InitialAccessToken, RedeemedCode
-from tests.support.oauth_personas import make_client
+from tests.support.personas import make_client
 
 AccessToken, RefreshToken, Grant = get_access_token_model(), get_refresh_token_model(), get_grant_model()
 OLD_AUDIT, RECENT_AUDIT = 30_000, 500
