@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from dotenv import load_dotenv
 
+from common.redis import cache_location_and_options, parse_sentinels
 from oauth_app import capabilities  # plain values: what the authorization server supports, listed once
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -145,15 +146,26 @@ def redis_url_from_environment() -> str:
 
 
 REDIS_URL = redis_url_from_environment()
+REDIS_DB = env_int("REDIS_DB", 0)
+REDIS_PASSWORD = env_str("REDIS_PASSWORD")
+# Redis Sentinel: the sentinels (host:port, comma-separated) and the name of the primary they watch. When set,
+# they win over REDIS_URL, and every client follows the primary through a failover (common/redis.py).
+REDIS_SENTINELS = env_list("REDIS_SENTINELS")
+REDIS_SENTINEL_MASTER = env_str("REDIS_SENTINEL_MASTER")
+# Malformed entries are left out here and reported by the system checks (mcpsite.checks).
+REDIS_SENTINEL_ADDRESSES = parse_sentinels(REDIS_SENTINELS)[0]
 CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "mcp")
-if REDIS_URL:
+if REDIS_URL or REDIS_SENTINELS:
+    location, client_options = cache_location_and_options(
+        url=REDIS_URL, sentinels=REDIS_SENTINEL_ADDRESSES, master=REDIS_SENTINEL_MASTER, db=REDIS_DB,
+        password=REDIS_PASSWORD)
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": location,
             "KEY_PREFIX": CACHE_KEY_PREFIX,
             "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                **client_options,
                 # Fail fast when Redis is gone: callers fall back to PostgreSQL.
                 "SOCKET_CONNECT_TIMEOUT": 0.5,
                 "SOCKET_TIMEOUT": 0.5,
@@ -163,7 +175,7 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "KEY_PREFIX": CACHE_KEY_PREFIX}}
 # True when the cache is shared by every worker and host (so it may hold revocations and rate limits).
-CACHE_IS_SHARED = bool(REDIS_URL)
+CACHE_IS_SHARED = bool(REDIS_URL or REDIS_SENTINELS)
 
 # --- HTTP and CORS ----------------------------------------------------------------------------
 ALLOWED_ORIGINS = env_list("ALLOWED_ORIGINS")
