@@ -28,19 +28,28 @@ def parse_sentinels(entries: list[str]) -> tuple[list[tuple[str, int]], list[str
     return addresses, malformed
 
 
-def cache_location_and_options(*, url: str, sentinels: list[tuple[str, int]], master: str, db: int,
-                               password: str) -> tuple[str | list[str], dict]:
-    """django-redis' LOCATION and the OPTIONS that pick the plain or the Sentinel client. Called by
-    settings.py while the settings are being read, hence the arguments."""
-    if not sentinels:
-        return url, {"CLIENT_CLASS": "django_redis.client.DefaultClient"}
-    # One location (the primary): SentinelClient would otherwise read from a replica.
-    return [f"redis://{master}/{db}"], {
-        "CLIENT_CLASS": "django_redis.client.SentinelClient",
-        "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
-        "SENTINELS": sentinels,
-        "SENTINEL_KWARGS": SENTINEL_KWARGS,
-        **({"PASSWORD": password} if password else {}),
+def cache_settings(*, configured: bool, url: str, sentinels: list[tuple[str, int]], master: str, db: int,
+                   password: str, key_prefix: str) -> dict:
+    """Django's CACHES entry: django-redis on the URL or through Sentinel, else the per-process memory cache
+    (development). Called by settings.py while the settings are being read, hence the arguments."""
+    if not configured:
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "KEY_PREFIX": key_prefix}
+    location, client = url, {"CLIENT_CLASS": "django_redis.client.DefaultClient"}
+    if sentinels:
+        # One location (the primary): SentinelClient would otherwise read from a replica.
+        location, client = [f"redis://{master}/{db}"], {
+            "CLIENT_CLASS": "django_redis.client.SentinelClient",
+            "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+            "SENTINELS": sentinels,
+            "SENTINEL_KWARGS": SENTINEL_KWARGS,
+            **({"PASSWORD": password} if password else {}),
+        }
+    return {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": location,
+        "KEY_PREFIX": key_prefix,
+        # Fail fast when Redis is gone: callers fall back to PostgreSQL.
+        "OPTIONS": {**client, "SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
     }
 
 

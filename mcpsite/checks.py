@@ -131,6 +131,18 @@ def broken_configuration() -> list[tuple[str, str, str]]:
             ("mcpsite.E022", "REDIS_SENTINEL_MASTER is set but REDIS_SENTINELS is empty.",
              "List the sentinels in REDIS_SENTINELS (host:port, comma-separated), or unset REDIS_SENTINEL_MASTER.")
         )
+    pooling = [name for name in ("DATABASE_POOL", "DATABASE_TRANSACTION_POOLING") if getattr(settings, name)]
+    if pooling and not settings.DATABASE_IS_POSTGRESQL:
+        problems.append(
+            ("mcpsite.E023", f"{' and '.join(pooling)} need PostgreSQL, but DATABASE_URL is not a postgres:// URL.",
+             "Point DATABASE_URL at PostgreSQL (or PgBouncer), or unset the pooling settings.")
+        )
+    if settings.DATABASE_POOL and not 0 <= settings.DATABASE_POOL_MIN_SIZE <= settings.DATABASE_POOL_MAX_SIZE >= 1:
+        problems.append(
+            ("mcpsite.E024", f"DATABASE_POOL_MIN_SIZE ({settings.DATABASE_POOL_MIN_SIZE}) and DATABASE_POOL_MAX_SIZE "
+             f"({settings.DATABASE_POOL_MAX_SIZE}) do not make a pool: 0 <= min <= max and max >= 1.",
+             "Use e.g. DATABASE_POOL_MIN_SIZE=1 and DATABASE_POOL_MAX_SIZE=4 (per worker process).")
+        )
     return problems
 
 

@@ -8,10 +8,10 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import dj_database_url
 from dotenv import load_dotenv
 
-from common.redis import cache_location_and_options, parse_sentinels
+from common.database import database_settings, is_postgresql
+from common.redis import cache_settings, parse_sentinels
 from oauth_app import capabilities  # plain values: what the authorization server supports, listed once
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -117,11 +117,18 @@ OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME") or (urlsplit(OIDC_ISSUER).hos
 
 # --- Storage ----------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
+DATABASE_CONNECT_TIMEOUT = env_int("DATABASE_CONNECT_TIMEOUT", 3)
+# Django's psycopg pool per worker process instead of persistent connections (sizes per process).
+DATABASE_POOL = env_bool("DATABASE_POOL", False)
+DATABASE_POOL_MIN_SIZE = env_int("DATABASE_POOL_MIN_SIZE", 1)
+DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", 4)
+# Safe behind PgBouncer in transaction mode: no server-side cursors, no prepared statements.
+DATABASE_TRANSACTION_POOLING = env_bool("DATABASE_TRANSACTION_POOLING", False)
+DATABASE_IS_POSTGRESQL = is_postgresql(DATABASE_URL)
 if DATABASE_URL:
-    # Persistent connections: a new PostgreSQL connection costs ~9 ms per request.
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DATABASE_CONNECT_TIMEOUT", 3)
+    DATABASES = {"default": database_settings(
+        DATABASE_URL, connect_timeout=DATABASE_CONNECT_TIMEOUT, transaction_pooling=DATABASE_TRANSACTION_POOLING,
+        pool=(DATABASE_POOL_MIN_SIZE, DATABASE_POOL_MAX_SIZE) if DATABASE_POOL else None)}
 else:
     (BASE_DIR / "data").mkdir(exist_ok=True)  # the embedded default keeps its file here
     DATABASES = {
@@ -152,30 +159,13 @@ REDIS_PASSWORD = env_str("REDIS_PASSWORD")
 # they win over REDIS_URL, and every client follows the primary through a failover (common/redis.py).
 REDIS_SENTINELS = env_list("REDIS_SENTINELS")
 REDIS_SENTINEL_MASTER = env_str("REDIS_SENTINEL_MASTER")
-# Malformed entries are left out here and reported by the system checks (mcpsite.checks).
-REDIS_SENTINEL_ADDRESSES = parse_sentinels(REDIS_SENTINELS)[0]
+REDIS_SENTINEL_ADDRESSES = parse_sentinels(REDIS_SENTINELS)[0]  # malformed entries: mcpsite.checks
 CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "mcp")
-if REDIS_URL or REDIS_SENTINELS:
-    location, client_options = cache_location_and_options(
-        url=REDIS_URL, sentinels=REDIS_SENTINEL_ADDRESSES, master=REDIS_SENTINEL_MASTER, db=REDIS_DB,
-        password=REDIS_PASSWORD)
-    CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": location,
-            "KEY_PREFIX": CACHE_KEY_PREFIX,
-            "OPTIONS": {
-                **client_options,
-                # Fail fast when Redis is gone: callers fall back to PostgreSQL.
-                "SOCKET_CONNECT_TIMEOUT": 0.5,
-                "SOCKET_TIMEOUT": 0.5,
-            },
-        }
-    }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "KEY_PREFIX": CACHE_KEY_PREFIX}}
 # True when the cache is shared by every worker and host (so it may hold revocations and rate limits).
 CACHE_IS_SHARED = bool(REDIS_URL or REDIS_SENTINELS)
+CACHES = {"default": cache_settings(configured=CACHE_IS_SHARED, url=REDIS_URL, sentinels=REDIS_SENTINEL_ADDRESSES,
+                                   master=REDIS_SENTINEL_MASTER, db=REDIS_DB, password=REDIS_PASSWORD,
+                                   key_prefix=CACHE_KEY_PREFIX)}
 
 # --- HTTP and CORS ----------------------------------------------------------------------------
 ALLOWED_ORIGINS = env_list("ALLOWED_ORIGINS")
