@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 
 from common.logging import current_request_id
-from mcp_app import jsonrpc
+from mcp_app import jsonrpc, tracing
 from mcp_app.context import LOG_LEVEL_META_KEY, LOG_LEVELS, PLAIN_JSON, Context, Outbox, owner_of
 from mcp_app.input_required import InputRequestsOutbox, InputRequired
 from mcp_app.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND, JsonRpcError, Request
@@ -137,6 +137,7 @@ class Call:
         function = getattr(self.target, "function", None)
         return function is not None and function.context_name is not None
 
+    @tracing.traced
     def run(self, outbox: Outbox = PLAIN_JSON) -> dict:
         """The JSON-RPC response message. Faults become -32603; the details go only to the log."""
         handler = (MODERN_METHODS if self.modern else LEGACY_METHODS).get(self.request.method)

@@ -192,6 +192,9 @@ METRICS_TOKEN = env_str("METRICS_TOKEN")
 # How often each worker adds its counts to the shared totals in Redis (one pipelined round trip).
 METRICS_FLUSH_SECONDS = env_int("METRICS_FLUSH_SECONDS", 5)
 
+# OpenTelemetry traces (common/tracing.py, mcp_app/tracing.py): off by default, and then never imported.
+OTEL_ENABLED = env_bool("OTEL_ENABLED", False)
+
 # --- MCP --------------------------------------------------------------------------------------
 MCP_PUBLIC_METHODS = env_list("MCP_PUBLIC_METHODS", "initialize,ping,server/discover")
 # Items per tools/list, resources/list, … page (cursor pagination).
