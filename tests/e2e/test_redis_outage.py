@@ -29,7 +29,7 @@ def own_redis():
     server = RedisServer(require_binary("redis-server", "redis-server"), free_port())
     server.start()
     yield server
-    server.stop()
+    server.stop(for_good=True)
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@ loopback port with nothing saved to disk, so stopping or failing one over touche
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import tempfile
 import time
@@ -20,6 +21,7 @@ class RedisServer:
         self.binary, self.port, self.extra, self.process = binary, port, extra, None
         # A replica's full sync writes dump.rdb into the working directory: never the repository's.
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="redis-"))
+        self.owns_workdir = workdir is None
 
     def start(self) -> None:
         self.process = subprocess.Popen(
@@ -35,10 +37,12 @@ class RedisServer:
                 time.sleep(0.05)
         raise AssertionError(f"redis-server {' '.join(self.extra)} did not start on port {self.port}")
 
-    def stop(self) -> None:
+    def stop(self, *, for_good: bool = False) -> None:
         if self.process is not None:
             stop_process(self.process)
             self.process = None
+        if for_good and self.owns_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def client(self) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
