@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,13 +76,16 @@ def rss_mb(pid: int) -> float:
 
 
 def start_server(workdir: Path, dcr_token: str, extra_env: dict[str, str] | None = None,
-                 name: str = "ours") -> Server:
-    """Our server under gunicorn (WORKERS sync workers) with USERNAME able to sign in; its log in workdir."""
+                 name: str = "ours", route_database: Callable[[str], str] | None = None) -> Server:
+    """Our server under gunicorn (WORKERS sync workers) with USERNAME able to sign in; its log in workdir.
+    `route_database` turns the new database's URL into the one the server uses (e.g. through PgBouncer)."""
     port = free_port()
     deployment = make_deployment(
         workdir, port, RATE_LIMIT_OAUTH_MAX=UNLIMITED, RATE_LIMIT_MCP_MAX=UNLIMITED, RATE_LIMIT_LOGIN_MAX=UNLIMITED,
         DCR_AUTH_TOKEN=dcr_token, GUNICORN_LOG_LEVEL="warning", **(extra_env or {}),
     )
+    if route_database:
+        deployment.env["DATABASE_URL"] = route_database(deployment.database_url)
     deployment.manage("shell", "-c", "from django.contrib.auth import get_user_model; "
                       f"get_user_model().objects.create_user('{USERNAME}', password='{PASSWORD}')")
     master = deployment.start_gunicorn(port, workers=WORKERS, log_path=workdir / f"{name}.log")

@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -108,10 +109,13 @@ def run_lives(base_url: str, dcr_token: str, threads: int, seconds: int, tally) 
             pool.submit(worker, base_url, dcr_token, deadline, tally)
 
 
-def run(duration: int, threads: int = 4) -> dict:
+def run(duration: int, threads: int = 4, extra_env: dict[str, str] | None = None,
+        route_database: Callable[[str], str] | None = None) -> dict:
+    """`extra_env` and `route_database` as in harness.load.start_server (settings, PgBouncer in front)."""
     workdir = Path(tempfile.mkdtemp(prefix="mcp-soak-"))
     dcr_token = f"soak-dcr-{uuid.uuid4().hex}"
-    server = start_server(workdir, dcr_token, extra_env={"GUNICORN_ACCESS_LOG": "-"}, name="soak")
+    server = start_server(workdir, dcr_token, extra_env={"GUNICORN_ACCESS_LOG": "-", **(extra_env or {})},
+                          name="soak", route_database=route_database)
     try:
         tally = Tally()
         # Warm-up under the same concurrent load, so that every worker has served every step (imports,

@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 
 from common.logging import current_request_id
-from mcp_app import audit, jsonrpc, policy, tasks, tool_limits
+from mcp_app import audit, jsonrpc, policy, tasks, tool_limits, tracing
 from mcp_app.context import LOG_LEVEL_META_KEY, LOG_LEVELS, PLAIN_JSON, Context, Outbox, owner_of
 from mcp_app.input_required import InputRequestsOutbox, InputRequired
 from mcp_app.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND, JsonRpcError, Request
@@ -164,6 +164,7 @@ class Call:
         function = getattr(self.target, "function", None)
         return function is not None and function.context_name is not None
 
+    @tracing.traced
     def run(self, outbox: Outbox = PLAIN_JSON) -> dict:
         """The JSON-RPC response message, recorded in the audit trail (mcp_app.audit)."""
         started = time.perf_counter()

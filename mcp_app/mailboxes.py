@@ -13,8 +13,9 @@ import logging
 import queue
 import threading
 
-import redis
 from django.conf import settings
+
+from common.redis import blocking_redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +28,7 @@ def _key(kind: str, request_id: str) -> str:
 class RedisMailboxes:
     """Shared by every worker and host: the answer may reach any of them."""
 
-    def __init__(self, url: str):
-        self.url = url
+    def __init__(self):
         self._client = None
         self._lock = threading.Lock()
 
@@ -36,9 +36,7 @@ class RedisMailboxes:
         # Own client, not the cache's: BLPOP blocks longer than the cache's 0.5 s socket timeout.
         with self._lock:
             if self._client is None:
-                self._client = redis.Redis.from_url(
-                    self.url, socket_connect_timeout=1.0, socket_timeout=settings.MCP_CLIENT_REQUEST_TIMEOUT + 5
-                )
+                self._client = blocking_redis_client(socket_timeout=settings.MCP_CLIENT_REQUEST_TIMEOUT + 5)
             return self._client
 
     def open(self, request_id: str, owner: str, ttl: float) -> None:
@@ -107,7 +105,7 @@ def mailboxes():
     global _mailboxes
     with _mailboxes_lock:
         if _mailboxes is None:
-            _mailboxes = RedisMailboxes(settings.REDIS_URL) if settings.CACHE_IS_SHARED else MemoryMailboxes()
+            _mailboxes = RedisMailboxes() if settings.CACHE_IS_SHARED else MemoryMailboxes()
         return _mailboxes
 
 

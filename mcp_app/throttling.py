@@ -19,6 +19,7 @@ from django.http import JsonResponse
 from rest_framework.throttling import BaseThrottle
 
 from common.http import address_group
+from common.redis import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ def pipeline(counter_key: str | None, other_keys: list[str]) -> tuple[int | None
     window and caller. Should that EXPIRE never arrive (Redis lost in between), the key outlives its window
     but is never counted on again: its name carries the window's number.
     """
-    client = cache.client.get_client(write=True)
+    client = redis_client()
     pipe = client.pipeline(transaction=False)
     if counter_key:
         pipe.incr(cache.make_key(counter_key))

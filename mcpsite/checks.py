@@ -8,6 +8,8 @@ Warnings. One message per problem, naming the variable and what to do about it.
 from django.conf import settings
 from django.core import checks
 
+from common.redis import parse_sentinels
+
 MIN_JWT_SECRET_LENGTH = 32
 MAX_REFRESH_TOKEN_REUSE_GRACE_SECONDS = 60
 MIN_TASK_LEASE_SECONDS = 3  # the heartbeat renews it every second
@@ -73,10 +75,10 @@ def configuration_problems() -> list[tuple[str, str, str]]:
             ("mcpsite.E003", f"OAUTH_ISSUER must be an https:// URL in production (it is {settings.OAUTH_ISSUER!r}).",
              "Set OAUTH_ISSUER to the public https origin, e.g. https://mcp.example.com.")
         )
-    if not settings.REDIS_URL:
+    if not (settings.REDIS_URL or settings.REDIS_SENTINELS):
         problems.append(
             ("mcpsite.E004", "Redis is not configured: rate limits and revocations would not be shared "
-             "between workers and hosts.", "Set REDIS_URL (or REDIS_HOST).")
+             "between workers and hosts.", "Set REDIS_URL (or REDIS_HOST, or REDIS_SENTINELS).")
         )
     if settings.DEBUG:
         problems.append(("mcpsite.E005", "DEBUG is on in production.", "Unset DEBUG or set DEBUG=false."))
@@ -137,11 +139,50 @@ def check_configuration(app_configs=None, **kwargs):
     return [level(problem, hint=hint, id=check_id) for check_id, problem, hint in configuration_problems()]
 
 
+def broken_configuration() -> list[tuple[str, str, str]]:
+    """(id, problem, hint) for settings that cannot work in any environment: errors everywhere."""
+    problems = []
+    malformed = parse_sentinels(settings.REDIS_SENTINELS)[1]
+    if malformed:
+        problems.append(
+            ("mcpsite.E040", f"REDIS_SENTINELS has entries that are not host:port: {', '.join(malformed)}.",
+             "List the sentinels as host:port, comma-separated, e.g. 10.0.0.1:26379,10.0.0.2:26379.")
+        )
+    if settings.REDIS_SENTINELS and not settings.REDIS_SENTINEL_MASTER:
+        problems.append(
+            ("mcpsite.E041", "REDIS_SENTINELS is set but REDIS_SENTINEL_MASTER is empty: the sentinels cannot tell "
+             "which primary to use.", "Set REDIS_SENTINEL_MASTER to the name in the sentinels' `sentinel monitor`.")
+        )
+    if settings.REDIS_SENTINEL_MASTER and not settings.REDIS_SENTINELS:
+        problems.append(
+            ("mcpsite.E042", "REDIS_SENTINEL_MASTER is set but REDIS_SENTINELS is empty.",
+             "List the sentinels in REDIS_SENTINELS (host:port, comma-separated), or unset REDIS_SENTINEL_MASTER.")
+        )
+    pooling = [name for name in ("DATABASE_POOL", "DATABASE_TRANSACTION_POOLING") if getattr(settings, name)]
+    if pooling and not settings.DATABASE_IS_POSTGRESQL:
+        problems.append(
+            ("mcpsite.E043", f"{' and '.join(pooling)} need PostgreSQL, but DATABASE_URL is not a postgres:// URL.",
+             "Point DATABASE_URL at PostgreSQL (or PgBouncer), or unset the pooling settings.")
+        )
+    if settings.DATABASE_POOL and not 0 <= settings.DATABASE_POOL_MIN_SIZE <= settings.DATABASE_POOL_MAX_SIZE >= 1:
+        problems.append(
+            ("mcpsite.E044", f"DATABASE_POOL_MIN_SIZE ({settings.DATABASE_POOL_MIN_SIZE}) and DATABASE_POOL_MAX_SIZE "
+             f"({settings.DATABASE_POOL_MAX_SIZE}) do not make a pool: 0 <= min <= max and max >= 1.",
+             "Use e.g. DATABASE_POOL_MIN_SIZE=1 and DATABASE_POOL_MAX_SIZE=4 (per worker process).")
+        )
+    return problems
+
+
+@checks.register("mcpsite")
+def check_broken_configuration(app_configs=None, **kwargs):
+    return [checks.Error(problem, hint=hint, id=check_id) for check_id, problem, hint in broken_configuration()]
+
+
 def refuse_unsafe_configuration() -> None:
     """Raise with one line per problem if the configuration is unsafe for production."""
     from django.core.exceptions import ImproperlyConfigured
 
-    errors = [message for message in check_configuration() if message.is_serious()]
+    errors = [message for message in [*check_configuration(), *check_broken_configuration()] if message.is_serious()]
     if errors:
         lines = "\n".join(f"  - {error.msg} {error.hint}" for error in errors)
         raise ImproperlyConfigured(f"Refusing to start with an unsafe production configuration:\n{lines}")

@@ -33,6 +33,8 @@ from django.db.models.signals import post_save
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
+from common.redis import redis_client
+
 logger = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -131,12 +133,6 @@ class Counters:
 
 
 counters = Counters()
-
-
-def redis_client():
-    from django_redis import get_redis_connection
-
-    return get_redis_connection("default")
 
 
 def hash_key(name: str) -> str:

@@ -8,9 +8,10 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import dj_database_url
 from dotenv import load_dotenv
 
+from common.database import database_settings, is_postgresql
+from common.redis import cache_settings, parse_sentinels
 from oauth_app import capabilities  # plain values: what the authorization server supports, listed once
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -118,11 +119,18 @@ OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME") or (urlsplit(OIDC_ISSUER).hos
 
 # --- Storage ----------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
+DATABASE_CONNECT_TIMEOUT = env_int("DATABASE_CONNECT_TIMEOUT", 3)
+# Django's psycopg pool per worker process instead of persistent connections (sizes per process).
+DATABASE_POOL = env_bool("DATABASE_POOL", False)
+DATABASE_POOL_MIN_SIZE = env_int("DATABASE_POOL_MIN_SIZE", 1)
+DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", 4)
+# Safe behind PgBouncer in transaction mode: no server-side cursors, no prepared statements.
+DATABASE_TRANSACTION_POOLING = env_bool("DATABASE_TRANSACTION_POOLING", False)
+DATABASE_IS_POSTGRESQL = is_postgresql(DATABASE_URL)
 if DATABASE_URL:
-    # Persistent connections: a new PostgreSQL connection costs ~9 ms per request.
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DATABASE_CONNECT_TIMEOUT", 3)
+    DATABASES = {"default": database_settings(
+        DATABASE_URL, connect_timeout=DATABASE_CONNECT_TIMEOUT, transaction_pooling=DATABASE_TRANSACTION_POOLING,
+        pool=(DATABASE_POOL_MIN_SIZE, DATABASE_POOL_MAX_SIZE) if DATABASE_POOL else None)}
 else:
     (BASE_DIR / "data").mkdir(exist_ok=True)  # the embedded default keeps its file here
     DATABASES = {
@@ -147,25 +155,19 @@ def redis_url_from_environment() -> str:
 
 
 REDIS_URL = redis_url_from_environment()
+REDIS_DB = env_int("REDIS_DB", 0)
+REDIS_PASSWORD = env_str("REDIS_PASSWORD")
+# Redis Sentinel: the sentinels (host:port, comma-separated) and the name of the primary they watch. When set,
+# they win over REDIS_URL, and every client follows the primary through a failover (common/redis.py).
+REDIS_SENTINELS = env_list("REDIS_SENTINELS")
+REDIS_SENTINEL_MASTER = env_str("REDIS_SENTINEL_MASTER")
+REDIS_SENTINEL_ADDRESSES = parse_sentinels(REDIS_SENTINELS)[0]  # malformed entries: mcpsite.checks
 CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "mcp")
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": CACHE_KEY_PREFIX,
-            "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                # Fail fast when Redis is gone: callers fall back to PostgreSQL.
-                "SOCKET_CONNECT_TIMEOUT": 0.5,
-                "SOCKET_TIMEOUT": 0.5,
-            },
-        }
-    }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "KEY_PREFIX": CACHE_KEY_PREFIX}}
 # True when the cache is shared by every worker and host (so it may hold revocations and rate limits).
-CACHE_IS_SHARED = bool(REDIS_URL)
+CACHE_IS_SHARED = bool(REDIS_URL or REDIS_SENTINELS)
+CACHES = {"default": cache_settings(configured=CACHE_IS_SHARED, url=REDIS_URL, sentinels=REDIS_SENTINEL_ADDRESSES,
+                                   master=REDIS_SENTINEL_MASTER, db=REDIS_DB, password=REDIS_PASSWORD,
+                                   key_prefix=CACHE_KEY_PREFIX)}
 
 # --- HTTP and CORS ----------------------------------------------------------------------------
 ALLOWED_ORIGINS = env_list("ALLOWED_ORIGINS")
@@ -191,6 +193,9 @@ METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 # How often each worker adds its counts to the shared totals in Redis (one pipelined round trip).
 METRICS_FLUSH_SECONDS = env_int("METRICS_FLUSH_SECONDS", 5)
+
+# OpenTelemetry traces (common/tracing.py, mcp_app/tracing.py): off by default, and then never imported.
+OTEL_ENABLED = env_bool("OTEL_ENABLED", False)
 
 # --- MCP --------------------------------------------------------------------------------------
 MCP_PUBLIC_METHODS = env_list("MCP_PUBLIC_METHODS", "initialize,ping,server/discover")

@@ -5,18 +5,17 @@ token check returns to the cache (the allow-list entry is written again and read
 The test owns its Redis server (its own port, nothing saved to disk), so stopping it touches nobody else.
 """
 
-import subprocess
 import threading
 import time
 
 import pytest
-import redis
 
-from harness.servers import drop_database, free_port, make_deployment, stop_process
+from harness.servers import drop_database, free_port, make_deployment
 from mcp_client import McpOAuthClient, log_in_and_consent, tool_text
 from oauth_app.tokens import active_token_cache_key, token_checksum
 from tests.e2e.conftest import TEST_PASSWORD, TEST_USERNAME
 from tests.support.binaries import require_binary
+from tests.support.redis_servers import RedisServer
 
 pytestmark = pytest.mark.e2e
 
@@ -25,39 +24,12 @@ REDIRECT_URI = "http://127.0.0.1:33418/callback"
 CACHE_PREFIX = "outage"
 
 
-class OwnRedis:
-    def __init__(self, binary: str, port: int):
-        self.binary, self.port, self.process = binary, port, None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--daemonize", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                if self.client().ping():
-                    return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise AssertionError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            stop_process(self.process)
-            self.process = None
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
-
-
 @pytest.fixture(scope="module")
 def own_redis():
-    server = OwnRedis(require_binary("redis-server", "redis-server"), free_port())
+    server = RedisServer(require_binary("redis-server", "redis-server"), free_port())
     server.start()
     yield server
-    server.stop()
+    server.stop(for_good=True)
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +122,7 @@ def test_with_redis_stopped_requests_are_answered_from_postgresql_and_a_revoked_
     assert [c for c in commands if key in c] == [f"GET {key}"], commands  # a cache hit: read, not written
 
 
-def commands_during(own_redis: OwnRedis, action) -> list[str]:
+def commands_during(own_redis: RedisServer, action) -> list[str]:
     """The commands Redis executed while `action` ran (MONITOR, up to a marker sent after it)."""
     marker = "end-of-action-marker"
     with own_redis.client().monitor() as monitor:

@@ -13,7 +13,8 @@ from django.core import checks
 from django.test import override_settings
 
 from harness.servers import PYTHON, ROOT, free_port
-from mcpsite.checks import check_configuration
+from common.redis import parse_sentinels
+from mcpsite.checks import check_broken_configuration, check_configuration
 from tests.support.production import default_environment
 
 SAFE = {
@@ -167,3 +168,38 @@ def test_the_csrf_and_frame_options_middleware_are_required_as_themselves_or_as_
     with override_settings(MIDDLEWARE=without):
         assert {message.id for message in check_browser_middleware()} == {"mcpsite.security_W002",
                                                                             "mcpsite.security_W003"}
+
+
+# --- Settings that cannot work anywhere: errors in every environment ---------------------------------
+
+SENTINEL_RULES = {
+    "mcpsite.E040": ({"REDIS_SENTINELS": ["10.0.0.1:26379", "10.0.0.2"], "REDIS_SENTINEL_MASTER": "mymaster"},
+                     "REDIS_SENTINELS has entries that are not host:port: 10.0.0.2"),
+    "mcpsite.E041": ({"REDIS_SENTINELS": ["10.0.0.1:26379"], "REDIS_SENTINEL_MASTER": ""},
+                     "REDIS_SENTINEL_MASTER is empty"),
+    "mcpsite.E042": ({"REDIS_SENTINELS": [], "REDIS_SENTINEL_MASTER": "mymaster"},
+                     "REDIS_SENTINEL_MASTER is set but REDIS_SENTINELS is empty"),
+}
+
+
+@pytest.mark.parametrize("is_production", [True, False])
+@pytest.mark.parametrize("check_id", sorted(SENTINEL_RULES))
+def test_a_broken_sentinel_configuration_is_an_error_in_every_environment(check_id, is_production):
+    broken, fragment = SENTINEL_RULES[check_id]
+    with override_settings(**{**SAFE, **broken, "IS_PRODUCTION": is_production}):
+        [message] = check_broken_configuration()
+    assert (message.id, message.level) == (check_id, checks.ERROR)
+    assert fragment in message.msg and message.hint
+
+
+def test_sentinels_are_read_as_host_and_port_pairs_ipv6_in_brackets():
+    assert parse_sentinels(["10.0.0.1:26379", "[::1]:26380", "sentinel.internal:1"]) == (
+        [("10.0.0.1", 26379), ("::1", 26380), ("sentinel.internal", 1)], [])
+    assert parse_sentinels(["10.0.0.1", ":26379", "host:port", "host:0", "host:65536"])[0] == []
+
+
+def test_gunicorn_refuses_to_start_in_development_with_a_sentinel_list_it_cannot_read():
+    result = run(PYTHON, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "--bind", f"127.0.0.1:{free_port()}",
+                 "mcpsite.wsgi:application", REDIS_SENTINELS="10.0.0.1:26379,sentinel-without-port",
+                 REDIS_SENTINEL_MASTER="mymaster")
+    assert_refused_listing(result, ["REDIS_SENTINELS has entries that are not host:port: sentinel-without-port"])
