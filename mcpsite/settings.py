@@ -4,7 +4,6 @@ Every variable is documented in `.env.example`. Unsafe combinations are reported
 system checks in `mcpsite/checks.py`, which stop the server in production.
 """
 
-import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -12,6 +11,7 @@ from dotenv import load_dotenv
 
 from common.database import database_settings, is_postgresql
 from common.redis import cache_settings, parse_sentinels
+from mcpsite.environment import env_bool, env_int, env_list, env_pairs, env_str, redis_url_from_environment
 from oauth_app import capabilities  # plain values: what the authorization server supports, listed once
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -19,46 +19,6 @@ VERSION = "0.1.0"
 
 # A `.env` file fills in what the real environment does not set.
 load_dotenv(BASE_DIR / ".env", override=False)
-
-
-def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default).strip()
-
-
-def env_int(name: str, default: int) -> int:
-    raw = env_str(name)
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
-
-
-def env_bool(name: str, default: bool) -> bool:
-    raw = env_str(name).lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{name} must be true or false, got {raw!r}")
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
-
-
-def env_pairs(name: str) -> list[tuple[str, str]]:
-    """`a=b,c=d` as [(a, b), (c, d)]."""
-    pairs = []
-    for item in env_list(name):
-        left, equals, right = item.partition("=")
-        if not (equals and left.strip() and right.strip()):
-            raise ValueError(f"{name} entries must look like idp-group=django-group, got {item!r}")
-        pairs.append((left.strip(), right.strip()))
-    return pairs
 
 
 # --- Environment ------------------------------------------------------------------------------
@@ -139,19 +99,6 @@ else:
             "NAME": BASE_DIR / "data" / "db.sqlite3",
         }
     }
-
-
-def redis_url_from_environment() -> str:
-    """REDIS_URL wins; otherwise the seed's REDIS_HOST/PORT/PASSWORD/DB; empty means no Redis."""
-    url = env_str("REDIS_URL")
-    if url:
-        return url
-    host = env_str("REDIS_HOST")
-    if not host:
-        return ""
-    password = env_str("REDIS_PASSWORD")
-    auth = f":{password}@" if password else ""
-    return f"redis://{auth}{host}:{env_int('REDIS_PORT', 6379)}/{env_int('REDIS_DB', 0)}"
 
 
 REDIS_URL = redis_url_from_environment()
