@@ -86,7 +86,11 @@ if os.environ.get("LOG_FORMAT", "").strip() == "json" or (in_production and not 
 
 
 def post_worker_init(worker):
-    # Each worker moves its share of the audit records queued in Redis to PostgreSQL (mcp_app.audit).
-    from mcp_app.audit import start_flusher
+    # Each worker moves its share of the audit records queued in Redis to PostgreSQL (mcp_app.audit); an
+    # application without the MCP app (the benchmark's bare Django reference) has nothing to move.
+    from django.apps import apps
 
-    start_flusher()
+    if apps.is_installed("mcp_app"):
+        from mcp_app.audit import start_flusher
+
+        start_flusher()
