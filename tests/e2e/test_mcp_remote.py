@@ -57,12 +57,13 @@ def reply(run: LineProcess, request_id: int) -> dict:
     return json.loads(run.expect(is_reply, timeout=90))
 
 
-def mcp_remote_echo(machine: McpRemoteHome, message: str, *options: str) -> dict:
+def mcp_remote_echo(machine: McpRemoteHome, message: str, *options: str, callback_port: int | None = None) -> dict:
     """One mcp-remote run, spoken to as an MCP host does over stdio: initialize, initialized, tools/call echo;
     closing its stdin ends it. Its log (stderr) goes to a file, shown when a reply does not come."""
     log = machine.home / "mcp-remote.log"
     with open(log, "a") as stderr:
-        run = LineProcess([require(NODE_BIN / "mcp-remote"), machine.mcp_url, "--allow-http", *options],
+        port = [str(callback_port)] if callback_port else []  # else derived from the server URL (may be taken)
+        run = LineProcess([require(NODE_BIN / "mcp-remote"), machine.mcp_url, *port, "--allow-http", *options],
                           cwd=machine.home, env=machine.env, stderr=stderr)
         try:
             run.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
@@ -162,8 +163,9 @@ def test_a_pre_registered_client_signs_in_where_registration_is_closed(servers, 
                             json={"redirect_uris": ["http://localhost:3334/oauth/callback"]})
     assert refused.status_code == 401  # mcp-remote could not register itself here
 
+    # A pinned client pins its callback port too (mcp-remote then never moves to a free one): pick a free one.
     called = mcp_remote_echo(machine, "pre-registered", "--static-oauth-client-info",
-                             json.dumps({"client_id": client_id}))
+                             json.dumps({"client_id": client_id}), callback_port=free_port())
 
     assert called["result"]["content"][0]["text"] == "Echo: pre-registered"
     opened, called_back = browser_calls(machine.calls)
