@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from common.admin import ReadOnlyAdmin
 from mcp_app.grants import registered_item
 from mcp_app.models import AccessGrant, AuditRecord
 from oauth_app.models import Client
@@ -64,21 +65,13 @@ class ClientFilter(TextFilter):
 
 
 @admin.register(AuditRecord)
-class AuditRecordAdmin(admin.ModelAdmin):
+class AuditRecordAdmin(ReadOnlyAdmin):
     list_display = ("at", "username", "client_id", "method", "name", "outcome", "duration_ms", "request_id")
     list_filter = (UserFilter, ClientFilter, "name", "outcome", "method", ("at", admin.DateFieldListFilter))
     search_fields = ("name", "username", "client_id", "request_id", "jti")
     date_hierarchy = "at"
     show_full_result_count = False  # counting millions of rows on every page is slow
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # manage.py prune applies the retention
+    # Read-only: deleting is manage.py prune's, which applies AUDIT_RETENTION_DAYS.
 
 
 def audit_link(**filters) -> str:

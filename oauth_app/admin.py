@@ -16,6 +16,7 @@ from django.utils.html import format_html, format_html_join
 from oauth2_provider.admin import AccessTokenAdmin, RefreshTokenAdmin
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
+from common.admin import ReadOnlyAdmin
 from oauth_app import audit, registration
 from oauth_app.capabilities import CLIENT_CREDENTIALS
 from oauth_app.models import (
@@ -239,7 +240,7 @@ class InitialAccessTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(SigningKey)
-class SigningKeyAdmin(admin.ModelAdmin):
+class SigningKeyAdmin(ReadOnlyAdmin):
     """Read-only: keys are created and retired with manage.py rotate_signing_key / retire_signing_key
     (docs/keys.md); the private key is never shown."""
 
@@ -247,18 +248,9 @@ class SigningKeyAdmin(admin.ModelAdmin):
     fields = ("kid", "algorithm", "active", "public_jwk", "created_at", "rotated_at", "retired_at")
     readonly_fields = fields
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     """Read-only: the audit log is written by the code, never edited."""
 
     list_display = ("created_at", "kind", "client_id", "actor", "remote_addr", "request_id")
@@ -267,15 +259,6 @@ class AuditEventAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     fields = ("created_at", "kind", "client_id", "actor", "remote_addr", "request_id", "details_display")
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="details")
     def details_display(self, obj):
