@@ -67,6 +67,7 @@ def log_request(request, response, started: float) -> None:
             "status": response.status_code,
             "client": client_address(request),
             "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "user_agent": request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_LENGTH],
         },
     )
 
@@ -82,7 +83,8 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-REQUEST_FIELDS = ("method", "path", "status", "duration_ms", "client", "event")
+REQUEST_FIELDS = ("method", "path", "status", "duration_ms", "client", "user_agent", "event")
+USER_AGENT_LENGTH = 256
 
 
 class JsonFormatter(logging.Formatter):

@@ -74,3 +74,27 @@ def blocking_redis_client(socket_timeout: float, connect_timeout: float = 1.0):
                                    socket_connect_timeout=connect_timeout)
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=socket_timeout,
                                 socket_connect_timeout=connect_timeout)
+
+
+def send_commands(client, commands: list[tuple]) -> list:
+    """Send `commands` (tuples like ("INCR", key)) in one write and read their replies: one round trip.
+
+    The hot path's lean pipeline: redis-py's Pipeline adds ~40 µs of CPU per call (command objects,
+    argument filtering, retries, observability hooks) to a ~35 µs round trip. Any failure, an error reply
+    included, drops the connection (its other replies are unread) and propagates: callers fall back.
+    """
+    import hiredis
+
+    if not commands:
+        return []
+    pool = client.connection_pool
+    connection = pool.get_connection()
+    try:
+        connection.send_packed_command([b"".join(hiredis.pack_command(command) for command in commands)],
+                                       check_health=False)
+        return [connection.read_response() for _ in commands]
+    except BaseException:
+        connection.disconnect()
+        raise
+    finally:
+        pool.release(connection)

@@ -30,6 +30,7 @@ from django.core.cache import cache
 from django.db import connections
 
 from common.logging import current_request_id
+from common.redis import send_commands
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +156,7 @@ def record_safely(record: dict) -> None:
 def enqueue(record: dict) -> None:
     if settings.CACHE_IS_SHARED:
         try:
-            redis().rpush(cache.make_key(QUEUE), json.dumps(record, separators=(",", ":")))
+            send_commands(redis(), [("RPUSH", cache.make_key(QUEUE), json.dumps(record, separators=(",", ":")))])
             return
         except Exception:
             logger.warning("audit queue unreachable; record written to the database directly")

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
@@ -81,7 +83,7 @@ def parse_message(body: bytes) -> Message:
     """Decode one JSON-RPC message (the body is parsed exactly once)."""
     try:
         text = body.decode("utf-8-sig")  # strict: refuses invalid UTF-8, surrogates encoded as bytes too
-        data = json.loads(text)
+        data = json.loads(text)  # not orjson: it turns integers past 64 bits into floats
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: hostile nesting depth
         raise JsonRpcError(PARSE_ERROR, "Parse error: the body is not valid JSON") from None
     if SURROGATE_ESCAPE.search(text) and holds_lone_surrogate(data):
@@ -143,7 +145,13 @@ def error_message(error: JsonRpcError, request_id: RequestId | None = None) -> d
 
 
 def encode(message: dict) -> bytes:
+    """The answer's bytes, encoded once. orjson (~5x faster than json) writes what json would, compact and
+    UTF-8; what it refuses (a lone surrogate in a tool's own output, an integer past 64 bits) json writes."""
+    try:
+        return orjson.dumps(message)
+    except TypeError:
+        pass
     try:
         return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
-    except UnicodeEncodeError:  # a lone surrogate from a tool's own output: JSON can still escape it
+    except UnicodeEncodeError:  # a lone surrogate: JSON can still escape it
         return json.dumps(message, separators=(",", ":")).encode()

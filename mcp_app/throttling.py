@@ -19,7 +19,7 @@ from django.http import JsonResponse
 from rest_framework.throttling import BaseThrottle
 
 from common.http import address_group
-from common.redis import redis_client
+from common.redis import redis_client, send_commands
 
 logger = logging.getLogger(__name__)
 
@@ -63,12 +63,9 @@ def pipeline(counter_key: str | None, other_keys: list[str]) -> tuple[int | None
     but is never counted on again: its name carries the window's number.
     """
     client = redis_client()
-    pipe = client.pipeline(transaction=False)
-    if counter_key:
-        pipe.incr(cache.make_key(counter_key))
-    for key in other_keys:
-        pipe.get(cache.make_key(key))
-    results = pipe.execute()
+    commands = [("INCR", cache.make_key(counter_key))] if counter_key else []
+    commands += [("GET", cache.make_key(key)) for key in other_keys]
+    results = send_commands(client, commands)
     spent = results.pop(0) if counter_key else None
     if spent == 1:
         client.expire(cache.make_key(counter_key), settings.RATE_LIMIT_MCP_WINDOW + 5)

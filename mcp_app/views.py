@@ -21,6 +21,12 @@ class JsonOnly(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
+# DRF builds these per request; on /mcp they hold no per-request state, so one of each serves every request.
+RENDERER = JSONRenderer()
+AUTHENTICATOR = BearerTokenAuthentication()
+NEGOTIATOR = JsonOnly()
+
+
 class McpView(APIView):
     http_method_names = ["post"]  # GET (server stream) and DELETE (sessions): we keep neither
     authentication_classes = [BearerTokenAuthentication]
@@ -30,6 +36,26 @@ class McpView(APIView):
     renderer_classes = [JSONRenderer]
     content_negotiation_class = JsonOnly
     modern = False
+
+    # DRF's per-request machinery, made cheap (its steps stay, their answers are fixed for /mcp).
+    def get_renderers(self):
+        return [RENDERER]
+
+    def get_authenticators(self):
+        return [AUTHENTICATOR]
+
+    def get_content_negotiator(self):
+        return NEGOTIATOR
+
+    def get_format_suffix(self, **kwargs):
+        return None  # /mcp has no format suffix
+
+    def perform_content_negotiation(self, request, force=False):
+        return RENDERER, RENDERER.media_type
+
+    @property
+    def default_response_headers(self):
+        return {"Allow": "POST"}
 
     def initial(self, request, *args, **kwargs):
         transport.check_origin(request)

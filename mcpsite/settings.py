@@ -366,9 +366,8 @@ CLIENT_JWKS_FETCHER = "oauth_app.client_assertions.JwksFetcher"  # private_key_j
 # --- Logging ----------------------------------------------------------------------------------
 LOG_LEVEL = (env_str("LOG_LEVEL") or "INFO").upper()
 LOG_FORMAT = env_str("LOG_FORMAT") or ("json" if IS_PRODUCTION else "text")
-# One application line per request (mcpsite.request: method, path, status, the client's address past trusted
-# proxies, duration, request id); ~30 µs of CPU each. gunicorn's JSON access line already carries all but the
-# client's address behind a proxy, so a deployment that needs the CPU more may turn this off.
+# The one line per request (mcpsite.request: method, path, status, the client's address past trusted proxies,
+# duration, user agent, request id). gunicorn's access line is off unless GUNICORN_ACCESS_LOG names a file.
 LOG_REQUESTS = env_bool("LOG_REQUESTS", True)
 LOGGING = {
     "version": 1,

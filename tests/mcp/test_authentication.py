@@ -1,11 +1,13 @@
 """Bearer authentication on /mcp: the 401/403 challenges, conditional authentication, revocation on the
 next request, and the hot path's cost (no SQL, one Redis round trip)."""
 
+import re
 import time
 
 import jwt
 import pytest
 import redis
+import redis.connection
 from django.conf import settings as django_settings
 from oauth2_provider.models import get_access_token_model
 
@@ -115,22 +117,21 @@ def test_a_disabled_clients_tokens_are_refused_on_the_next_request(mcp, servicen
 
 
 class RedisRoundTrips:
-    """Counts what redis-py sends: each command outside a pipeline, and each pipeline, is one round trip."""
+    """Counts what reaches Redis: each write of one or more commands on a connection is one round trip
+    (redis-py's commands and pipelines and common.redis.send_commands all end in send_packed_command)."""
+
+    COMMAND_NAME = re.compile(rb"\*\d+\r\n\$\d+\r\n([A-Za-z]+)\r\n")
 
     def __init__(self, monkeypatch):
         self.trips = []
-        command, pipeline = redis.Redis.execute_command, redis.client.Pipeline.execute
+        send = redis.connection.AbstractConnection.send_packed_command
 
-        def counting_command(client, *args, **options):
-            self.trips.append(args[0])
-            return command(client, *args, **options)
+        def counting_send(connection, command, *args, **options):
+            packed = b"".join(command) if isinstance(command, (list, tuple)) else command
+            self.trips.append(" ".join(name.decode().upper() for name in self.COMMAND_NAME.findall(packed)))
+            return send(connection, command, *args, **options)
 
-        def counting_pipeline(pipe, *args, **options):
-            self.trips.append("pipeline: " + " ".join(str(queued[0][0]) for queued in pipe.command_stack))
-            return pipeline(pipe, *args, **options)
-
-        monkeypatch.setattr(redis.Redis, "execute_command", counting_command)
-        monkeypatch.setattr(redis.client.Pipeline, "execute", counting_pipeline)
+        monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting_send)
 
 
 @pytest.mark.skipif(not django_settings.CACHE_IS_SHARED, reason="the revocation cache needs Redis (make test uses it)")
@@ -150,7 +151,7 @@ def test_an_authenticated_tools_call_does_no_sql_and_one_redis_round_trip(
     # Before the answer: one pipeline (the rate-limit counter, the token's allow-list entry, the access policy's
     # version and, for rotatable keys, the key set's version); after it, the audit record's RPUSH (mcp_app.audit).
     assert len(redis.trips) == 2, redis.trips
-    assert redis.trips[0] == "pipeline: INCRBY " + " ".join(["GET"] * (2 if algorithm == "HS256" else 3)), redis.trips
+    assert redis.trips[0] == "INCR " + " ".join(["GET"] * (2 if algorithm == "HS256" else 3)), redis.trips
     assert redis.trips[1] == "RPUSH"
 
 

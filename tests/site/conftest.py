@@ -15,6 +15,7 @@ def production_server(tmp_path_factory):
     port = free_port()
     deployment = make_deployment(tmp_path_factory.mktemp("production"), port, **safe_production_settings(redis_url))
     deployment.env.pop("LOG_FORMAT")  # production's own default (JSON) is what is under test
+    deployment.env["GUNICORN_ACCESS_LOG"] = "-"  # gunicorn's optional second line must stay JSON too
     deployment.port = port
     deployment.base_url = f"http://127.0.0.1:{port}"
     deployment.log_path = tmp_path_factory.mktemp("production-logs") / "gunicorn.log"

@@ -31,8 +31,8 @@ def log_lines_of(server, request_id: str, timeout: float = 5.0) -> list[str]:
 
 
 def test_production_logs_json_lines_with_the_request_fields_on_stdout(production_server):
-    response = requests.get(f"{production_server.base_url}/health", headers={"X-Request-ID": "prod-log-1"},
-                            timeout=5)
+    response = requests.get(f"{production_server.base_url}/health", headers={"X-Request-ID": "prod-log-1",
+                            "User-Agent": "probe/1.0"}, timeout=5)
     assert response.headers["X-Request-ID"] == "prod-log-1"
     [request_line] = [json.loads(line) for line in log_lines_of(production_server, "prod-log-1")
                       if '"mcpsite.request"' in line]
@@ -41,6 +41,7 @@ def test_production_logs_json_lines_with_the_request_fields_on_stdout(production
     assert (request_line["level"], request_line["method"], request_line["path"], request_line["status"]) == (
         "INFO", "GET", "/health", 200)
     assert request_line["duration_ms"] >= 0
+    assert request_line["user_agent"] == "probe/1.0"
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$", request_line["timestamp"])
 
 
@@ -50,6 +51,19 @@ def test_production_output_is_only_json_lines_gunicorn_included(production_serve
     lines = [line for line in production_server.log_path.read_text().splitlines() if line.strip()]
     loggers = {json.loads(line)["logger"] for line in lines}  # raises on any line that is not JSON
     assert {"gunicorn.error", "gunicorn.access", "mcpsite.request"} <= loggers
+
+
+def test_gunicorn_writes_no_second_line_per_request_unless_asked(monkeypatch):
+    """The application's line is the one line per request: gunicorn's access log is off by default."""
+    path = ROOT / "deploy" / "gunicorn.conf.py"
+    for value, expected in ((None, None), ("-", "-"), ("", None)):
+        if value is None:
+            monkeypatch.delenv("GUNICORN_ACCESS_LOG", raising=False)
+        else:
+            monkeypatch.setenv("GUNICORN_ACCESS_LOG", value)
+        config = {"__file__": str(path)}
+        exec(compile(path.read_text(), str(path), "exec"), config)
+        assert config["accesslog"] == expected
 
 
 def test_development_logs_readable_text_with_the_request_id():
