@@ -1,6 +1,7 @@
 """The audit trail of every tools/call, resources/read and prompts/get (model: mcp_app.models.AuditRecord).
 
-Writing costs the call one Redis RPUSH of a JSON record, after its answer is built. A flusher (a thread
+Writing costs the call one Redis RPUSH of a JSON record, written after its answer is built and before it
+is sent, without waiting for the reply (read at the thread's next exchange: common.redis). A flusher (a thread
 in each gunicorn worker every AUDIT_FLUSH_SECONDS, and `manage.py flush_audit`) moves records to
 PostgreSQL without ever losing one:
   1. claim: one Lua script moves up to BATCH records from the queue to a processing list of its own and
@@ -25,8 +26,9 @@ import time
 import uuid
 from datetime import datetime, timezone
 
+import orjson
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import connections
 
 from common.logging import current_request_id
@@ -156,7 +158,11 @@ def record_safely(record: dict) -> None:
 def enqueue(record: dict) -> None:
     if settings.CACHE_IS_SHARED:
         try:
-            send_commands(redis(), [("RPUSH", cache.make_key(QUEUE), json.dumps(record, separators=(",", ":")))])
+            # Written before the answer leaves, not waited for: if Redis refuses it, or the connection
+            # breaks before it says, the record goes to the database (its id keeps it from being stored twice).
+            backend = caches["default"]  # once: each `cache.<attribute>` goes through a thread-local proxy
+            send_commands(backend.client.get_client(write=True), [("RPUSH", backend.make_key(QUEUE),
+                          orjson.dumps(record))], wait=False, on_failure=lambda: store([record]))
             return
         except Exception:
             logger.warning("audit queue unreachable; record written to the database directly")

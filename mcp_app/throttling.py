@@ -14,12 +14,12 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.http import JsonResponse
 from rest_framework.throttling import BaseThrottle
 
 from common.http import address_group
-from common.redis import redis_client, send_commands
+from common.redis import send_commands
 
 logger = logging.getLogger(__name__)
 
@@ -62,14 +62,16 @@ def pipeline(counter_key: str | None, other_keys: list[str]) -> tuple[int | None
     window and caller. Should that EXPIRE never arrive (Redis lost in between), the key outlives its window
     but is never counted on again: its name carries the window's number.
     """
-    client = redis_client()
-    commands = [("INCR", cache.make_key(counter_key))] if counter_key else []
-    commands += [("GET", cache.make_key(key)) for key in other_keys]
+    backend = caches["default"]  # once: each `cache.<attribute>` goes through Django's thread-local proxy
+    commands = [("INCR", backend.make_key(counter_key))] if counter_key else []
+    commands += [("GET", backend.make_key(key)) for key in other_keys]
+    client = backend.client.get_client(write=True)
     results = send_commands(client, commands)
     spent = results.pop(0) if counter_key else None
     if spent == 1:
-        client.expire(cache.make_key(counter_key), settings.RATE_LIMIT_MCP_WINDOW + 5)
-    return spent, [None if value is None else cache.client.decode(value) for value in results]
+        client.expire(backend.make_key(counter_key), settings.RATE_LIMIT_MCP_WINDOW + 5)
+    decode = backend.client.decode
+    return spent, [None if value is None else decode(value) for value in results]
 
 
 def count_in_cache(counter_key: str) -> int | None:

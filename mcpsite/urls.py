@@ -6,6 +6,7 @@ from mcpsite.health import health
 from mcpsite.metrics import metrics
 
 urlpatterns = [
+    path("", include("mcp_app.urls")),  # first: URLs are matched in order, and /mcp is the hot path
     path("health", health, name="health"),
     path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
@@ -14,5 +15,4 @@ urlpatterns = [
     path("docs/schema", SpectacularAPIView.as_view(), name="openapi-schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="docs"),
     path("", include("oauth_app.urls")),
-    path("", include("mcp_app.urls")),
 ]
