@@ -91,7 +91,7 @@ def test_a_batch_stored_by_a_flusher_that_died_before_releasing_it_is_stored_onc
     for n in range(4):
         mcp.call_tool("echo", {"message": str(n)})
     _name, records = audit.claim(batch=10)
-    audit.store(records)  # committed, then killed before the release
+    audit.store_queued(records)  # committed, then killed before the release
     audit.reclaim(force=True)
     audit.flush()
     assert AuditRecord.objects.count() == 4
