@@ -156,8 +156,6 @@ def record_safely(record: dict) -> None:
 
 
 def enqueue(record: dict) -> None:
-    if os.environ.get("X_NO_AUDIT"):
-        return
     if settings.CACHE_IS_SHARED:
         try:
             # Written before the answer leaves, not waited for: if Redis refuses it, or the connection
