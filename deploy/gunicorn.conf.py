@@ -26,10 +26,13 @@ workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2
 # Slow clients are nginx's to absorb (it buffers request bodies): a thread only sees complete requests.
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread" if threads > 1 else "sync"
-# Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new connections across
-# them. On one shared socket a threaded worker takes every connection it can, so a burst of kept-alive
-# connections (nginx's upstream pool, a load generator) can pile onto one worker while the others idle.
-reuse_port = os.environ.get("GUNICORN_REUSE_PORT", "true").strip().lower() in ("1", "true", "yes", "on")
+# Threaded workers listen on a socket each (SO_REUSEPORT) and the kernel spreads new connections across
+# them: on one shared socket a threaded worker takes every connection it can, so a burst of kept-alive
+# connections (nginx's upstream pool, a load generator) piles onto one worker while the others idle. Sync
+# workers share one socket: each takes a connection only when it is free (a per-worker socket would queue
+# a connection behind a worker busy with a long call while another is idle).
+reuse_port = os.environ.get("GUNICORN_REUSE_PORT", "true" if threads > 1 else "false").strip().lower() in (
+    "1", "true", "yes", "on")
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 # On SIGTERM, workers finish the requests they are serving for up to this long.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
