@@ -138,6 +138,12 @@ class JsonEscapedAtoms(SafeAtoms):
 
 
 class GunicornLogger(GunicornBaseLogger):
-    """gunicorn's logger (deploy/gunicorn.conf.py `logger_class`) with JSON-escaped access-log fields."""
+    """gunicorn's logger (deploy/gunicorn.conf.py `logger_class`) with JSON-escaped access-log fields,
+    writing access lines only when `accesslog` is set: gunicorn would also write them whenever a logging
+    configuration is given (our JSON one), a second line per request next to the application's."""
 
     atoms_wrapper_class = JsonEscapedAtoms
+
+    def access(self, resp, req, environ, request_time):
+        if self.cfg.accesslog:
+            super().access(resp, req, environ, request_time)
