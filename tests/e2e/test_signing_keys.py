@@ -67,7 +67,7 @@ def test_tokens_validate_with_the_jwks_then_survive_a_rotation_and_die_with_thei
     assert {key["kid"] for key in jwks(server)["keys"]} == {old_kid, kid(new_token)}
     assert mcp_statuses(server, old_token) == [200] * REQUESTS_PER_CHECK  # older tokens keep working
 
-    server.manage("retire_signing_key", old_kid)
+    server.manage("retire_signing_key", "--", old_kid)  # as docs/keys.md: a kid may begin with "-"
     assert old_kid not in {key["kid"] for key in jwks(server)["keys"]}
     assert mcp_statuses(server, old_token) == [401] * REQUESTS_PER_CHECK
     assert mcp_statuses(server, new_token) == [200] * REQUESTS_PER_CHECK

@@ -99,7 +99,7 @@ def test_a_retired_keys_tokens_are_refused_on_the_next_request_and_it_leaves_the
     assert tokens.verify_access_token(old)  # memoized by this worker
     old_kid = header(old)["kid"]
     keys.rotate()
-    run("retire_signing_key", old_kid)
+    run("retire_signing_key", "--", old_kid)  # a kid may begin with "-"
     with pytest.raises(tokens.InvalidToken):
         tokens.verify_access_token(old)
     assert old_kid not in {key["kid"] for key in jwks(client)["keys"]}
@@ -123,7 +123,7 @@ def test_a_worker_that_memoized_a_token_refuses_it_once_another_process_retires_
 def test_the_active_signing_key_cannot_be_retired(asymmetric_tokens, alice, inspector):
     issue_access_token(inspector, alice)
     with pytest.raises(CommandError, match="rotate_signing_key first"):
-        run("retire_signing_key", SigningKey.objects.get(active=True).kid)
+        run("retire_signing_key", "--", SigningKey.objects.get(active=True).kid)
 
 
 def test_an_unknown_kid_or_an_algorithm_swap_is_refused(asymmetric_tokens, alice, inspector, settings):
@@ -210,3 +210,10 @@ def test_introspection_answers_inactive_for_a_token_of_a_retired_key(asymmetric_
     keys.rotate()
     keys.retire(header(raw)["kid"])
     assert post_form(client, "/oauth/introspect", basic_client, BASIC_SECRET, token=raw).json() == {"active": False}
+
+
+@pytest.mark.django_db
+def test_a_kid_beginning_with_a_dash_is_read_as_a_kid_after_a_double_dash():
+    # Kids are base64url thumbprints: one in 64 begins with "-", which argparse would take for an option.
+    with pytest.raises(CommandError, match="no signing key '-abc'"):
+        run("retire_signing_key", "--", "-abc")
