@@ -139,11 +139,11 @@ class HeldConnection:
 
     def read_owed(self) -> None:
         while self.owed:
-            on_failure = self.owed.pop(0)
             try:
                 self.connection.read_response()
             except ResponseError:
-                self.failed(on_failure)
+                self.failed(self.owed[0])
+            self.owed.pop(0)  # only once its reply is read: if the connection breaks first, drop() runs it
 
     def drop(self) -> None:
         self.connection.disconnect()

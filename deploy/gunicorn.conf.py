@@ -101,7 +101,6 @@ def when_ready(server):
     gc.freeze()
 
 
-
 def post_worker_init(worker):
     # Each worker moves its share of the audit records queued in Redis to PostgreSQL (mcp_app.audit); an
     # application without the MCP app (the benchmark's bare Django reference) has nothing to move.
