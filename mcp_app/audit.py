@@ -30,6 +30,7 @@ import orjson
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.db import connections
+from redis.exceptions import RedisError
 
 from common.logging import current_request_id
 from common.redis import send_commands
@@ -272,6 +273,8 @@ def flush_forever() -> None:
         time.sleep(settings.AUDIT_FLUSH_SECONDS)
         try:
             flush()
+        except RedisError as exc:  # Redis restarting or failing over: the next flush picks up where this one was
+            logger.warning("audit flush interrupted (%s); the records stay queued", exc)
         except Exception:
             logger.exception("audit flush failed; the records stay queued")
         finally:
