@@ -60,6 +60,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=int, default=4, help="seconds per wrk run")
     parser.add_argument("--scenario", action="append", choices=list(MCP_SCENARIOS))
+    parser.add_argument("--every-run", action="store_true",
+                        help="also each run's CPU ms/req and the busiest process's share of that CPU")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get("REDIS_URL"):
         raise SystemExit("needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL; see tests/backends.sh)")
@@ -76,15 +78,20 @@ def main() -> None:
             for name, _, server in servers[shift:] + servers[:shift]:
                 for scenario in scenarios:
                     pids = child_pids(server["master"])
-                    before = cpu_seconds(pids)
+                    before = [cpu_seconds([pid]) for pid in pids]
                     run = run_wrk(f"{server['url']}/mcp", *MCP_SCENARIOS[scenario], token=server["token"],
                                   duration=args.duration, connections=8)
-                    cpu_ms = 1000 * (cpu_seconds(pids) - before) / max(run["requests"], 1)
-                    results.setdefault((scenario, name), []).append((cpu_ms, run["rps"]))
+                    spent = [cpu_seconds([pid]) - start for pid, start in zip(pids, before)]
+                    cpu_ms = 1000 * sum(spent) / max(run["requests"], 1)
+                    # The busiest worker's share: connections spread unevenly over workers cost more per request.
+                    busiest = max(spent) / max(sum(spent), 1e-9)
+                    results.setdefault((scenario, name), []).append((cpu_ms, run["rps"], busiest))
         for (scenario, name), runs in sorted(results.items()):
-            cpu = [value for value, _ in runs]
+            cpu = [value for value, _, _ in runs]
             print(f"{scenario:16} {name:12} CPU ms/req median {statistics.median(cpu):.3f} (best {min(cpu):.3f})  "
-                  f"req/s median {statistics.median(rps for _, rps in runs):7.0f}")
+                  f"req/s median {statistics.median(rps for _, rps, _ in runs):7.0f}")
+            if args.every_run:
+                print("    " + "  ".join(f"{value:.2f}@{share:.0%}" for value, _, share in runs))
     finally:
         for _, process, _ in servers:
             process.stdin.close()

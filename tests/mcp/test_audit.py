@@ -3,14 +3,17 @@ it ended, how long it took, the request id and the token's jti; arguments only w
 redacted; the Redis queue never loses a record when its flusher dies; the export and the admin pages."""
 
 import json
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 
 import jwt
+import psycopg
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.models import Group
 from django.core.management import call_command
+from django.db import connections
 
 from mcp_app import audit
 from mcp_app.models import AuditRecord
@@ -95,6 +98,48 @@ def test_a_batch_stored_by_a_flusher_that_died_before_releasing_it_is_stored_onc
     audit.reclaim(force=True)
     audit.flush()
     assert AuditRecord.objects.count() == 4
+
+
+def in_a_thread_of_its_own(function):
+    """What `function` returns when run as the flusher runs, in a thread with its own database connection."""
+    results = []
+    thread = threading.Thread(target=lambda: results.append(function()))
+    thread.start()
+    thread.join()
+    return results[0]
+
+
+def flush_round() -> int | None:
+    """One round of the flusher thread; the PostgreSQL backend it used (None: it kept no connection)."""
+    audit.flush_and_report()
+    connection = connections["default"].connection
+    return connection.info.backend_pid if connection is not None else None
+
+
+@needs_redis
+@pytest.mark.django_db(transaction=True)
+def test_the_flusher_keeps_its_database_connection_and_replaces_one_that_broke(mcp, caplog):
+    if connections["default"].vendor != "postgresql":
+        pytest.skip("a PostgreSQL backend to end")
+    mcp.call_tool("echo", {"message": "one"})
+    first = in_a_thread_of_its_own(lambda: [flush_round(), flush_round()])
+    assert first[0] is not None and first[0] == first[1]  # one connection for both rounds, not one per round
+    assert AuditRecord.objects.count() == 1
+    # A database restart ends the kept connection: the next round finds it broken (Django's health check)
+    # and connects again, the records are stored, nothing is logged as failed.
+    rounds = []
+
+    def through_a_restart():
+        rounds.append(flush_round())
+        with psycopg.connect(**connections["default"].get_connection_params()) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [rounds[0]])
+        mcp.call_tool("echo", {"message": "two"})
+        rounds.append(flush_round())
+
+    in_a_thread_of_its_own(through_a_restart)
+    assert rounds[1] not in (None, rounds[0])
+    assert "audit flush" not in caplog.text
+    assert AuditRecord.objects.count() == 2 and audit.queued() == 0
 
 
 def test_without_a_shared_cache_records_go_to_the_database_at_once(settings, mcp):
