@@ -32,7 +32,9 @@ def basic_credentials(request) -> str:
     if scheme.lower() != "basic":
         return ""
     try:
-        return base64.b64decode(value.strip()).decode("utf-8", "replace")
+        # As the toolkit reads them (strict UTF-8): bytes it cannot decode are no credentials to it, and a
+        # random value (a bearer token sent as Basic) decodes to bytes that may hold a NUL by chance.
+        return base64.b64decode(value.strip()).decode("utf-8")
     except (binascii.Error, ValueError):
         return ""  # not ours to judge: client authentication refuses it
 

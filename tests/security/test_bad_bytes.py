@@ -234,6 +234,20 @@ def test_a_nul_inside_basic_credentials_gets_invalid_request(client, credentials
     assert response.json()["error"] == "invalid_request"
 
 
+# Base64 that decodes to bytes which are not UTF-8 and hold a NUL: one in eight random 32-byte values does.
+NOT_CREDENTIALS = "Basic " + base64.b64encode(b"\xff\x00\x9c" + bytes(range(200, 230))).decode()
+
+
+def test_a_basic_value_that_is_no_credentials_is_refused_by_client_authentication_not_as_a_nul(client, db):
+    with database_unchanged():
+        token = post_form(client, "/oauth/token", {"grant_type": "authorization_code", "code": "x"},
+                          NOT_CREDENTIALS)
+        registration = client.post("/oauth/register", {"redirect_uris": ["https://agent.example.com/cb"]},
+                                   content_type="application/json", HTTP_AUTHORIZATION=NOT_CREDENTIALS)
+    assert (token.status_code, token.json()["error"]) == (401, "invalid_client")
+    assert (registration.status_code, registration.json()["error"]) == (401, "invalid_token")
+
+
 @pytest.mark.parametrize("method", ["get", "delete"])
 def test_a_nul_in_the_client_configuration_path_gets_the_registration_error(client, method):
     with database_unchanged():
