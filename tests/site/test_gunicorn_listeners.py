@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.load import child_pids
 from harness.servers import drop_database, free_port, make_deployment
 
 LISTEN, ESTABLISHED = "0A", "01"
@@ -35,10 +36,6 @@ def socket_inodes_of(pid: int) -> set[str]:
     return inodes
 
 
-def worker_pids(master: int) -> list[int]:
-    return [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
-
-
 @pytest.fixture
 def deployment(tmp_path):
     port = free_port()
@@ -59,7 +56,7 @@ def test_threaded_workers_each_listen_and_share_kept_alive_connections(deploymen
             connection.request("GET", "/health")
             assert connection.getresponse().read()
         established = tcp_sockets(deployment.port, ESTABLISHED)
-        held = [len(socket_inodes_of(pid) & established) for pid in worker_pids(master.pid)]
+        held = [len(socket_inodes_of(pid) & established) for pid in child_pids(master.pid)]
         # The kernel hashes each connection to a worker's socket: all 16 on one worker has odds of 2 in 65,536.
         assert sum(held) == 16 and min(held) > 0, held
     finally:
