@@ -34,6 +34,7 @@ from redis.exceptions import RedisError
 
 from common.logging import current_request_id
 from common.redis import send_commands
+from common.storable import storable_json, storable_text
 
 logger = logging.getLogger(__name__)
 
@@ -105,11 +106,11 @@ def outcome_of(call, message: dict) -> tuple[str, str]:
     if call.denied:
         return "denied", "hidden by the access policy"
     if "error" in message:
-        return "error", str(message["error"].get("message", ""))[:DETAIL_LENGTH]
+        return "error", storable_text(str(message["error"].get("message", "")))[:DETAIL_LENGTH]
     result = message.get("result") or {}
-    if result.get("isError"):
+    if result.get("isError"):  # a tool's own text: orjson would refuse to queue a lone surrogate
         texts = [block.get("text", "") for block in result.get("content", []) if isinstance(block, dict)]
-        return "error", " ".join(texts)[:DETAIL_LENGTH]
+        return "error", storable_text(" ".join(texts))[:DETAIL_LENGTH]
     return "ok", ""
 
 
@@ -163,7 +164,7 @@ def enqueue(record: dict) -> None:
             # breaks before it says, the record goes to the database (its id keeps it from being stored twice).
             backend = caches["default"]  # once: each `cache.<attribute>` goes through a thread-local proxy
             send_commands(backend.client.get_client(write=True), [("RPUSH", backend.make_key(QUEUE),
-                          orjson.dumps(record))], wait=False, on_failure=lambda: store([record]))
+                          encoded(record))], wait=False, on_failure=lambda: store([record]))
             return
         except Exception:
             logger.warning("audit queue unreachable; record written to the database directly")
@@ -186,11 +187,15 @@ def as_row(record: dict):
     return AuditRecord(**{**record, "id": uuid.UUID(record["id"]), "at": datetime.fromisoformat(record["at"])})
 
 
-def store(records: list[dict]) -> int:
-    from mcp_app.models import AuditRecord
+def encoded(record: dict) -> bytes:
+    try:
+        return orjson.dumps(record)
+    except TypeError:  # an integer argument past 64 bits (the request parser keeps them, orjson refuses them)
+        return json.dumps(record, separators=(",", ":")).encode()
 
-    AuditRecord.objects.bulk_create([as_row(record) for record in records], ignore_conflicts=True)
-    return len(records)
+
+def store(records: list[dict]) -> int:
+    return store_queued([encoded(record) for record in records])
 
 
 def store_queued(items: list[bytes]) -> int:
@@ -200,12 +205,15 @@ def store_queued(items: list[bytes]) -> int:
 
     connection = connections[AuditRecord.objects.db]
     if connection.vendor != "postgresql":
-        return store([json.loads(item) for item in items])
+        AuditRecord.objects.bulk_create([as_row(json.loads(item)) for item in items], ignore_conflicts=True)
+        return len(items)
     table = connection.ops.quote_name(AuditRecord._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(field.column) for field in AuditRecord._meta.concrete_fields)
+    # A tool name, URI or argument may spell a NUL: stored as U+FFFD, or the batch would fail for good.
+    records = storable_json((b"[" + b",".join(items) + b"]").decode())
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM json_populate_recordset(NULL::{table}, "
-                       f"%s::json) ON CONFLICT (id) DO NOTHING", [(b"[" + b",".join(items) + b"]").decode()])
+                       f"%s::json) ON CONFLICT (id) DO NOTHING", [records])
     return len(items)
 
 

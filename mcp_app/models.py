@@ -8,6 +8,8 @@ from django.contrib.auth.models import Group
 from django.db import models
 from django.db.models import Q
 
+from common.storable import StorableJSONEncoder
+
 
 class ItemKind(models.TextChoices):
     TOOL = "tool", "Tool"
@@ -114,11 +116,15 @@ class Task(models.Model):
     subject = models.CharField(max_length=255)
     tool = models.CharField(max_length=128)
     status = models.CharField(max_length=16, choices=STATUSES, default=WORKING)
+    # What tools and clients write here is kept whatever text it holds (a NUL is stored as U+FFFD):
+    # the progress message (through storable_text, mcp_app.task_runner), the CallToolResult once completed,
+    # the JSON-RPC error object once failed, {key: {method, params}} still unanswered, {key: the client's
+    # answer} not yet read.
     status_message = models.TextField(blank=True)
-    result = models.JSONField(null=True, blank=True)  # the CallToolResult, once completed
-    error = models.JSONField(null=True, blank=True)  # a JSON-RPC error object, once failed
-    input_requests = models.JSONField(default=dict, blank=True)  # key → {method, params}, still unanswered
-    input_responses = models.JSONField(default=dict, blank=True)  # key → the client's answer, not yet read
+    result = models.JSONField(null=True, blank=True, encoder=StorableJSONEncoder)
+    error = models.JSONField(null=True, blank=True, encoder=StorableJSONEncoder)
+    input_requests = models.JSONField(default=dict, blank=True, encoder=StorableJSONEncoder)
+    input_responses = models.JSONField(default=dict, blank=True, encoder=StorableJSONEncoder)
     created_at = models.DateTimeField()
     last_updated_at = models.DateTimeField()
     expires_at = models.DateTimeField(db_index=True)  # created_at + ttl: then the task is forgotten

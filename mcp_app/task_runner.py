@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
+from common.storable import storable_text
 from mcp_app.context import Context, ToolError
 from mcp_app.input_required import REQUIRED_CAPABILITY, MissingClientCapability
 from mcp_app.jsonrpc import INTERNAL_ERROR, JsonRpcError
@@ -82,7 +83,7 @@ class TaskOutbox:
     def notify(self, method: str, params: dict) -> None:
         if method == "notifications/progress" and isinstance(params.get("message"), str):
             Task.objects.filter(pk=self.task_id, status__in=Task.ACTIVE).update(
-                status_message=params["message"], last_updated_at=timezone.now())
+                status_message=storable_text(params["message"]), last_updated_at=timezone.now())
 
     def request(self, method: str, params: dict, timeout: float | None = None, *, key: str | None = None) -> dict:
         if key is None:

@@ -103,7 +103,14 @@ def test_a_batch_stored_by_a_flusher_that_died_before_releasing_it_is_stored_onc
 def in_a_thread_of_its_own(function):
     """What `function` returns when run as the flusher runs, in a thread with its own database connection."""
     results = []
-    thread = threading.Thread(target=lambda: results.append(function()))
+
+    def run():
+        try:
+            results.append(function())
+        finally:
+            connections.close_all()  # the thread's own: left open, it would keep the test database from being dropped
+
+    thread = threading.Thread(target=run)
     thread.start()
     thread.join()
     return results[0]
@@ -185,3 +192,36 @@ def test_the_client_and_user_pages_link_to_their_calls(admin_client, alice, serv
     assert f"/admin/mcp_app/auditrecord/?client_id={servicenow_client.client_id}" in client_page
     user_page = admin_client.get(f"/admin/auth/user/{alice.pk}/change/").content.decode()
     assert "/admin/mcp_app/auditrecord/?username=alice" in user_page
+
+
+
+def test_text_spelling_a_nul_is_recorded_and_does_not_hold_up_the_calls_after_it(mcp):
+    nul = "nul\u0000inside"  # PostgreSQL refuses a NUL in text and jsonb: one such record used to fail every flush
+    mcp.request("tools/call", {"name": nul, "arguments": {}})
+    mcp.request("resources/read", {"uri": nul})
+    mcp.call_tool("test_refuse", {"reason": nul})
+    mcp.call_tool("test_audited", {"account": nul, "api_key": "k", "note": "n", "login": {"user": "u", "password": "p"},
+                                   nul: "an argument the schema does not name"})
+    mcp.call_tool("echo", {"message": "after"})
+    records = flushed()
+    assert audit.queued() == 0
+    assert [(r.name, r.outcome) for r in records] == [
+        ("nul\ufffdinside", "error"), ("nul\ufffdinside", "error"), ("test_refuse", "error"), ("test_audited", "error"),
+        ("echo", "ok")]
+    assert records[2].detail == "Refused: nul\ufffdinside"
+
+
+
+@pytest.mark.parametrize("queue", ["redis", "database"])
+def test_an_integer_argument_past_64_bits_is_recorded_as_sent(settings, mcp, queue, caplog):
+    settings.CACHE_IS_SHARED = queue == "redis"
+    mcp.call_tool("test_audited", {"account": "acme", "api_key": "k", "note": "n",
+                                   "login": {"user": "ann", "password": "p"}, "big": 2**70})
+    assert flushed()[0].arguments["big"] == 2**70
+    assert not [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]
+
+
+def test_a_tool_error_text_holding_a_lone_surrogate_is_recorded(mcp, caplog):
+    mcp.call_tool("test_refuse_spelled", {"code_points": [ord("a"), 0xDC80, ord("b")]})  # orjson refuses to queue it
+    assert [r.detail for r in flushed()] == ["a\ufffdb"]
+    assert not [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]

@@ -189,6 +189,24 @@ def test_questions_park_the_task_until_tasks_update_answers_every_one(tasks):
     assert tasks.wait(task_id)["result"]["content"][0]["text"] == "Ann and Ben"
 
 
+@pytest.mark.parametrize("unstorable", [0, 0xD800], ids=["nul", "lone-surrogate"])
+def test_a_task_whose_tool_writes_text_postgresql_cannot_hold_still_settles(tasks, unstorable):
+    finished = tasks.wait(tasks.call("test_refuse_spelled", {"code_points": [65, unstorable, 66]})["taskId"])
+
+    assert finished["status"] == "completed" and finished["statusMessage"] == "A\ufffdB"
+    assert finished["result"] == {"content": [{"type": "text", "text": "A\ufffdB"}], "isError": True}
+
+
+def test_an_answer_spelling_a_nul_reaches_the_tool_as_a_replacement_character(tasks):
+    task_id = tasks.call("test_task_ask_twice")["taskId"]
+    tasks.wait(task_id, until=("input_required",))
+
+    for key, name in (("a", "A\u0000nn"), ("b", "Ben")):
+        tasks.ok("tasks/update", {"taskId": task_id, "inputResponses": {
+            key: {"action": "accept", "content": {"name": name}}, "\u0000": {}}}, name=task_id)
+    assert tasks.wait(task_id)["result"]["content"][0]["text"] == "A\ufffdnn and Ben"
+
+
 def test_a_task_asking_what_the_client_did_not_declare_fails_with_32021(client, token):
     tasks = TaskClient(client, token, capabilities={"extensions": {TASKS_EXTENSION: {}}})
 

@@ -27,6 +27,15 @@ def refuse(reason: str) -> str:
     raise ToolError(f"Refused: {reason}")
 
 
+@tool(name="test_refuse_spelled", task_support="optional")
+def refuse_spelled(code_points: list[int], ctx: Context) -> str:
+    """Reports progress, then fails, with a text of the given code points: a tool's own text may hold what no
+    request can (a lone surrogate)."""
+    spelled = "".join(map(chr, code_points))
+    ctx.report_progress(1, 2, spelled)
+    raise ToolError(spelled)
+
+
 @tool(name="test_admin_only", scope="mcp:admin")
 def admin_only() -> str:
     """Needs a scope tokens do not get by default."""
