@@ -243,17 +243,18 @@ def reclaim(force: bool = False) -> int:
 
 
 def flush(batch: int = BATCH) -> int:
-    """Move every queued record to PostgreSQL; the number stored."""
+    """Move every record queued so far to PostgreSQL; the number stored."""
     if not settings.CACHE_IS_SHARED:
         return 0
     reclaim()
     stored = 0
     while True:
         name, records = claim(batch)
-        if not records:
+        if records:
+            stored += store_queued(records)
+            release(name)
+        if len(records) < batch:  # the queue was emptied: what arrives meanwhile waits for the next round
             return stored
-        stored += store_queued(records)
-        release(name)
 
 
 def queued() -> int:
