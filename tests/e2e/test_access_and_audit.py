@@ -8,12 +8,12 @@ import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import redis
 import requests
 
+from harness.load import child_pids
 from harness.servers import drop_database, e2e_redis_url, free_port, make_deployment
 
 pytestmark = pytest.mark.e2e
@@ -100,18 +100,6 @@ def test_a_group_change_on_one_host_takes_effect_on_the_next_request_on_another(
 
 
 # --- Workers killed mid-batch ---------------------------------------------------------------------------
-def worker_pids(master_pid: int) -> list[int]:
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == master_pid:
-            pids.append(int(stat.parent.name))
-    return pids
-
-
 def test_workers_killed_while_flushing_lose_no_audit_record(tmp_path_factory):
     deployment = deploy(tmp_path_factory, "audit-kill", AUDIT_FLUSH_SECONDS="1")
     store = redis.Redis.from_url(e2e_redis_url())
@@ -138,7 +126,7 @@ def test_workers_killed_while_flushing_lose_no_audit_record(tmp_path_factory):
             deadline = time.monotonic() + 60
             while len(killed_mid_batch) < 2 and time.monotonic() < deadline:
                 if store.scard(claims):  # a flusher holds a claimed batch right now: kill every worker
-                    for pid in worker_pids(master.pid):
+                    for pid in child_pids(master.pid):
                         os.kill(pid, signal.SIGKILL)
                     if store.scard(claims):
                         killed_mid_batch.append(len(answered))

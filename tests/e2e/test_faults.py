@@ -20,6 +20,7 @@ import psycopg
 import pytest
 import requests
 
+from harness.load import child_pids
 from harness.servers import drop_database, free_port, make_deployment
 from mcp_client import McpOAuthClient, log_in_and_consent
 
@@ -154,11 +155,6 @@ def test_postgres_restart_gives_fast_503s_then_recovery_without_restarting_gunic
         deployment.stop()
 
 
-def worker_pids(master) -> list[int]:
-    children = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
-    return [int(pid) for pid in children]
-
-
 def test_a_worker_killed_during_registrations_loses_no_answered_client_and_leaves_no_half_written_one(tmp_path):
     deployment, base_url, initial, master = serve(tmp_path)
     try:
@@ -183,7 +179,7 @@ def test_a_worker_killed_during_registrations_loses_no_answered_client_and_leave
             deadline = time.monotonic() + 6
             while time.monotonic() < deadline:
                 time.sleep(1.0)
-                pids = worker_pids(master)
+                pids = child_pids(master.pid)
                 if pids:
                     os.kill(pids[0], signal.SIGKILL)
                     killed += 1
