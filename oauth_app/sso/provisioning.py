@@ -15,12 +15,16 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from common.storable import storable_text
 from oauth_app.models import IdpIdentity
 from oauth_app.sso.client import SignInError
+from oauth_app.text import text_problem
 
 logger = logging.getLogger(__name__)
 
 NAME_MAX_LENGTH = 150
+SUBJECT_MAX_LENGTH = 255  # OpenID Connect Core 1.0, 2: sub "MUST NOT exceed 255 ASCII characters"
+GROUP_NAME_MAX_LENGTH = Group._meta.get_field("name").max_length
 
 
 def username_from(claims: dict) -> str:
@@ -47,9 +51,17 @@ def groups_from(claims: dict) -> list[str] | None:
     return [str(name) for name in value if isinstance(name, (str, int)) and str(name)]
 
 
+def can_be_a_group(name: str) -> bool:
+    if text_problem(name) or len(name) > GROUP_NAME_MAX_LENGTH:
+        logger.warning("the IdP group %r cannot be a group here (too long, or not storable text); not mirrored",
+                       storable_text(name[:GROUP_NAME_MAX_LENGTH]))
+        return False
+    return True
+
+
 def django_groups_for(idp_groups: list[str]) -> set[str]:
     if not settings.OIDC_GROUP_MAP:
-        return set(idp_groups)
+        return {name for name in idp_groups if can_be_a_group(name)}
     return {django for idp, django in settings.OIDC_GROUP_MAP if idp in idp_groups}
 
 
@@ -67,19 +79,26 @@ def sync_groups(user, identity: IdpIdentity, idp_groups: list[str]) -> None:
     identity.synced_groups = sorted(wanted)
 
 
+def profile_text(claims: dict, claim: str, current: str, max_length: int) -> str:
+    """A profile claim as it can be stored: the IdP's text is kept, a NUL or lone surrogate becomes U+FFFD."""
+    return storable_text(str(claims.get(claim) or current))[:max_length]
+
+
 def update_profile(user, claims: dict, username: str) -> None:
     User = type(user)
     if user.username != username and not User.objects.filter(username=username).exclude(pk=user.pk).exists():
         user.username = username  # renamed at the IdP; a name another account holds is not taken
-    user.email = str(claims.get("email") or user.email)[:254]
-    user.first_name = str(claims.get("given_name") or user.first_name)[:NAME_MAX_LENGTH]
-    user.last_name = str(claims.get("family_name") or user.last_name)[:NAME_MAX_LENGTH]
+    user.email = profile_text(claims, "email", user.email, 254)
+    user.first_name = profile_text(claims, "given_name", user.first_name, NAME_MAX_LENGTH)
+    user.last_name = profile_text(claims, "family_name", user.last_name, NAME_MAX_LENGTH)
 
 
 @transaction.atomic
 def user_sign_in(*, claims: dict):
     """The user for these validated claims, provisioned or updated; the whole sign-in or nothing."""
     issuer, subject = str(claims["iss"]), str(claims["sub"])
+    if text_problem(subject) or len(subject) > SUBJECT_MAX_LENGTH:
+        raise SignInError("bad_subject", storable_text(subject[:40]))
     username = username_from(claims)
     identity = IdpIdentity.objects.select_related("user").select_for_update().filter(
         issuer=issuer, subject=subject
@@ -98,7 +117,7 @@ def user_sign_in(*, claims: dict):
         raise SignInError("inactive", user.get_username(), status=403)
     update_profile(user, claims, username)
     user.save()
-    identity.sid = str(claims.get("sid") or "")[:255]
+    identity.sid = profile_text(claims, "sid", "", 255)
     identity.last_sign_in_at = timezone.now()
     idp_groups = groups_from(claims)
     if idp_groups is not None:

@@ -41,6 +41,9 @@ ERRORS = {
     "bad_token": ("The identity provider's answer could not be verified",
                   "The sign-in answer from {provider} failed its security checks. Try again; if it keeps happening, "
                   "tell your administrator."),
+    "bad_subject": ("Your identity provider's answer cannot be used here",
+                    "{provider} identified you with a subject this server cannot store (longer than 255 characters, "
+                    "or not text). Tell your administrator."),
     "no_username": ("Your account has no user name here",
                     "{provider} did not send the '{detail}' claim this server uses as your user name. Ask your "
                     "administrator to release it to this application."),

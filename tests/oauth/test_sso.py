@@ -160,6 +160,28 @@ def test_with_an_empty_map_groups_are_mirrored_by_name_and_only_mirrored_ones_ar
     assert sorted(user.groups.values_list("name", flat=True)) == ["local-only", "ops"]
 
 
+@override_settings(**OIDC, OIDC_GROUP_MAP=[])
+@pytest.mark.parametrize("text, stored", [("nul\x00inside", "nul\ufffdinside"), ("lone \ud800", "lone \ufffd")],
+                         ids=["nul", "surrogate"])
+def test_profile_text_postgresql_cannot_hold_still_signs_in_and_such_a_group_is_not_mirrored(db, text, stored, caplog):
+    user = user_sign_in(claims=claims(given_name=text, family_name=text, email=text, sid=text,
+                                      groups=["ops", text, "g" * 151]))
+    user.refresh_from_db()
+    assert user.first_name == user.last_name == user.email == stored
+    assert list(user.groups.values_list("name", flat=True)) == ["ops"]
+    assert IdpIdentity.objects.get().synced_groups == ["ops"]
+    assert "cannot be a group here" in caplog.text
+
+
+@override_settings(**OIDC)
+@pytest.mark.parametrize("subject", ["s" * 256, "nul\x00inside"], ids=["long", "nul"])
+def test_a_subject_this_server_cannot_store_is_refused_and_creates_nothing(db, django_user_model, subject):
+    with pytest.raises(SignInError) as raised:
+        user_sign_in(claims=claims(sub=subject))
+    assert raised.value.kind == "bad_subject"
+    assert not django_user_model.objects.exists() and not IdpIdentity.objects.exists()
+
+
 # --- Lifecycle in the database -----------------------------------------------------------------------------
 @override_settings(**OIDC, OIDC_SESSION_MAX_AGE=60)
 def test_an_idp_sign_in_is_current_until_max_age_or_a_logout(db):
