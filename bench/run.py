@@ -1,8 +1,8 @@
 """`make bench`: throughput of this server with full OAuth, against the official MCP SDK and bare Django.
 
 Starts three servers on loopback, each with 2 workers:
-  ours  gunicorn (deploy/gunicorn.conf.py, sync workers) on a fresh PostgreSQL database + Redis, rate
-        limits raised; a real client registered (RFC 7591) and authorized through the login and consent
+  ours  gunicorn (deploy/gunicorn.conf.py: gthread workers of 4 threads) on a fresh PostgreSQL database +
+        Redis, rate limits raised; a real client registered (RFC 7591) and authorized through the login and consent
         pages (mcp_client/), its access token used for every /mcp request;
   sdk   the official `mcp` 2.3 MCPServer, stateless JSON, under uvicorn (bench/sdk_server.py), no auth;
   bare  a bare Django view under the same gunicorn configuration (bench/bare_settings.py).
