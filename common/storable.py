@@ -1,7 +1,8 @@
 """Text PostgreSQL can store. Its text and jsonb types hold no NUL, and UTF-8 cannot encode a lone
 surrogate, so one such character fails the whole INSERT or UPDATE it is in. Input the server may refuse is
 refused where it enters (oauth_app.text); what must be kept anyway (the audit trail of a call, a task's
-progress, answers and outcome) is stored with each such character replaced by U+FFFD.
+progress, answers and outcome, a person's profile from the IdP) is stored with each such character replaced
+by U+FFFD.
 """
 
 import json
