@@ -20,9 +20,11 @@ from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 
+from common.storable import storable_text
 from oauth_app.models import IdpIdentity
 from oauth_app.sso.client import SignInError, metadata, provider
 from oauth_app.accounts import revoke_user_tokens
+from oauth_app.text import text_problem
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +107,12 @@ def logout(raw: str) -> int:
     if not remember_jti(claims["iss"], str(claims["jti"])):
         raise InvalidLogoutToken("jti already used (replay)")
     # The person (sub) when named, else whoever signed in with that IdP session (sid): all their tokens end.
-    who = Q(subject=claims["sub"]) if claims.get("sub") else Q(sid=claims["sid"])
+    # PostgreSQL cannot be asked for a NUL: a sub holding one was refused at sign-in (nobody here has it),
+    # a sid holding one was stored with U+FFFD in its place.
+    if claims.get("sub"):
+        who = Q(pk__in=[]) if text_problem(claims["sub"]) else Q(subject=claims["sub"])
+    else:
+        who = Q(sid=storable_text(claims["sid"]))
     identities = list(IdpIdentity.objects.select_related("user").filter(who, issuer=claims["iss"]))
     for identity in identities:
         revoke_user_tokens(user=identity.user)

@@ -334,6 +334,17 @@ def test_a_valid_logout_token_revokes_at_once_and_its_replay_is_refused(sso):
     assert replay.status_code == 400 and "replay" in replay.json()["error_description"]
 
 
+@pytest.mark.parametrize("names", [{"sub": "nul\x00inside"}, {"sub": None, "sid": "nul\x00inside"}],
+                         ids=["sub", "sid"])
+def test_a_signed_logout_token_naming_text_no_identity_can_hold_revokes_nothing(sso, names):
+    client = signed_in_client(sso.url, sso.idp.accounts[ADA.login])
+
+    answer = post_logout(sso, sso.idp.logout_token(**names))  # PostgreSQL cannot even be asked for a NUL
+
+    assert answer.status_code == 200
+    assert mcp_status(client) == 200
+
+
 # --- The same sign-in in a real browser --------------------------------------------------------------------
 @pytest.mark.browser
 def test_a_person_signs_in_through_the_idp_in_headless_chromium_and_the_client_calls_whoami(sso, browser, site):
