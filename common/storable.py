@@ -14,6 +14,15 @@ UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # in a Python str any surrogate 
 NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 
 
+def text_problem(value: str) -> str | None:
+    """Why this string cannot be stored, or None when it can."""
+    if "\x00" in value:
+        return "contains a NUL character"
+    if UNSTORABLE.search(value):
+        return "contains a lone UTF-16 surrogate (not Unicode text)"
+    return None
+
+
 def storable_text(text: str) -> str:
     return UNSTORABLE.sub(REPLACEMENT, text)
 

@@ -1,30 +1,20 @@
-"""Text hygiene: which strings can be stored at all, and how a client-chosen name is shown to a person.
+"""Text hygiene where OAuth input enters: unstorable strings are refused, client-chosen names shown safely.
 
 PostgreSQL's text types refuse NUL, and a lone UTF-16 surrogate (`"\\ud800"` in JSON) cannot be encoded
-to UTF-8, so either one reaching the ORM is a 500. They are refused where input enters (oauth_app.middleware
-for query strings, forms and credentials; oauth_app.policies for registration metadata), with the
-endpoint's standard error.
+to UTF-8, so either one reaching the ORM is a 500 (common.storable.text_problem). They are refused where
+input enters (oauth_app.middleware for query strings, forms and credentials; oauth_app.policies for
+registration metadata), with the endpoint's standard error.
 """
 
 import unicodedata
 
-NUL = "\x00"
+from common.storable import text_problem
+
 DISPLAY_NAME_LENGTH = 100
 # Invisible or direction-changing characters (controls, bidi overrides, zero-width and other format
 # characters, surrogates, private use, unassigned, line and paragraph separators): they let a name
 # look like another one, so a name shown to a person never carries them.
 HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
-
-
-def text_problem(value: str) -> str | None:
-    """Why this string cannot be stored or encoded, or None when it can."""
-    if NUL in value:
-        return "contains a NUL character"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "contains a lone UTF-16 surrogate (not Unicode text)"
-    return None
 
 
 def unstorable_reason(value) -> str | None:

@@ -20,11 +20,10 @@ from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 
-from common.storable import storable_text
+from common.storable import storable_text, text_problem
 from oauth_app.models import IdpIdentity
 from oauth_app.sso.client import SignInError, metadata, provider
 from oauth_app.accounts import revoke_user_tokens
-from oauth_app.text import text_problem
 
 logger = logging.getLogger(__name__)
 

@@ -15,10 +15,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from common.storable import storable_text
+from common.storable import storable_text, text_problem
 from oauth_app.models import IdpIdentity
 from oauth_app.sso.client import SignInError
-from oauth_app.text import text_problem
 
 logger = logging.getLogger(__name__)
 
